@@ -1,0 +1,9 @@
+// Package mapping compiles the config into a tag table (paths, node ids,
+// types, scaling, deadband, units), decodes raw driver samples into
+// engineering values with quality, encodes engineering values back to raw
+// values for writes, and keeps the latest value of every tag in a Store with
+// change fan-out that never blocks the poller.
+//
+// It imports drivers (Sample, Quality, Type) and config (tag settings); never
+// a concrete driver or internal/*.
+package mapping
