@@ -90,3 +90,21 @@ type Sample struct {
 	Time    time.Time // source timestamp: when the device answered, or the device's own timestamp
 	Err     error     // diagnostics when Quality is not Good
 }
+
+// Discoverer is implemented by devices that can list their own points, for
+// devices configured with `auto: true` (MTConnect). The scheduler calls it
+// after the first successful connection; the returned points become tags
+// under the device's folder.
+type Discoverer interface {
+	Discover(ctx context.Context) ([]PointInfo, error)
+}
+
+// PointInfo is one discovered point.
+type PointInfo struct {
+	Name        string // tag name relative to the device folder; may hold '/'
+	Addr        string // address the device understands in Read
+	Type        Type
+	Unit        string // config-style unit ("mm", "rpm"...), "" when none
+	Description string
+	Writable    bool
+}
