@@ -1,0 +1,33 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagbridge/tagbridge/config"
+	"github.com/tagbridge/tagbridge/internal/gateway"
+)
+
+func newValidateCmd() *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "validate --config FILE",
+		Short: "Check a config file: every error with its YAML key path and line; exit 1 if any",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(file)
+			if cfg == nil { // unreadable or not YAML; otherwise collect every error below
+				return inputErr(err)
+			}
+			if errs := gateway.Validate(cmd.Context(), cfg); len(errs) > 0 {
+				return inputErr(fmt.Errorf("%s: %d error(s):\n%w", file, len(errs), errs))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d devices)\n", file, len(cfg.Devices))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "config", "c", "", "config file (required)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}

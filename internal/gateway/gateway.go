@@ -1,0 +1,129 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/tagbridge/tagbridge/config"
+	"github.com/tagbridge/tagbridge/internal/poll"
+	"github.com/tagbridge/tagbridge/internal/uaserver"
+	"github.com/tagbridge/tagbridge/mapping"
+)
+
+// Options are process-level settings that do not come from the config file.
+type Options struct {
+	Logger  *slog.Logger
+	Version string
+	Commit  string
+	// Listen overrides opcua.listen (the --listen flag).
+	Listen string
+}
+
+// Gateway is one running Tagbridge: store, tag table, scheduler, OPC UA server.
+type Gateway struct {
+	log   *slog.Logger
+	opt   Options
+	store *mapping.Store
+
+	mu    sync.Mutex // guards cfg and tbl across reloads
+	cfg   *config.Config
+	tbl   *mapping.Table
+	sched *poll.Scheduler
+	ua    *uaserver.Server
+}
+
+// New validates cfg and builds a gateway. Nothing runs until Run.
+func New(ctx context.Context, cfg *config.Config, opt Options) (*Gateway, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Listen != "" {
+		cfg.OPCUA.Listen = opt.Listen
+	}
+	if errs := Validate(ctx, cfg); len(errs) > 0 {
+		return nil, errs
+	}
+	store := mapping.NewStore()
+	tbl, err := mapping.Compile(cfg, store)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{log: opt.Logger, opt: opt, store: store, cfg: cfg, tbl: tbl}
+	g.sched = poll.New(tbl, poll.Options{Logger: opt.Logger})
+	g.ua, err = uaserver.New(g.uaOptions(cfg), tbl)
+	if err != nil {
+		return nil, fmt.Errorf("opcua: %w", err)
+	}
+	return g, nil
+}
+
+func (g *Gateway) uaOptions(cfg *config.Config) uaserver.Options {
+	return uaserver.Options{
+		Listen:         cfg.OPCUA.Listen,
+		Hostname:       cfg.OPCUA.Hostname,
+		ApplicationURI: cfg.OPCUA.ApplicationURI,
+		ProductName:    "Tagbridge",
+		Version:        g.opt.Version,
+		Commit:         g.opt.Commit,
+		Security:       cfg.OPCUA.Security,
+		Anonymous:      cfg.OPCUA.Anonymous,
+		Logger:         g.log.With("component", "opcua"),
+		Writer:         g.sched,
+	}
+}
+
+// Run starts the OPC UA server and the scheduler and blocks until ctx is
+// done; then it closes sessions and devices. ready is called once the server
+// listens, with its endpoint URL.
+func (g *Gateway) Run(ctx context.Context, ready func(endpoint string)) error {
+	if err := g.ua.Start(ctx); err != nil {
+		return fmt.Errorf("opcua: listen %s: %w", g.cfg.OPCUA.Listen, err)
+	}
+	g.log.Info("opc ua server listening", "endpoint", g.ua.EndpointURL(), "tags", len(g.tbl.Tags), "devices", len(g.tbl.Devices))
+	if ready != nil {
+		ready(g.ua.EndpointURL())
+	}
+	schedDone := make(chan error, 1)
+	go func() { schedDone <- g.sched.Run(ctx) }()
+	<-ctx.Done()
+	uaErr := g.ua.Close()
+	schedErr := <-schedDone
+	if errors.Is(schedErr, context.Canceled) {
+		schedErr = nil
+	}
+	return errors.Join(uaErr, schedErr)
+}
+
+// Endpoint is the OPC UA endpoint URL (valid after Run called ready).
+func (g *Gateway) Endpoint() string { return g.ua.EndpointURL() }
+
+// Reload validates cfg and applies it as a diff. An invalid config changes
+// nothing and returns every error.
+func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
+	if g.opt.Listen != "" {
+		cfg.OPCUA.Listen = g.opt.Listen
+	}
+	if errs := Validate(ctx, cfg); len(errs) > 0 {
+		return errs
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	tbl, err := mapping.Compile(cfg, g.store)
+	if err != nil {
+		return err
+	}
+	if err := g.sched.Apply(tbl); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	g.ua.SetTable(tbl)
+	for _, t := range g.tbl.Tags {
+		if tbl.Tag(t.Path) == nil {
+			g.store.Remove(t.Path)
+		}
+	}
+	g.cfg, g.tbl = cfg, tbl
+	return nil
+}
