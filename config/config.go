@@ -14,6 +14,14 @@ type Config struct {
 	// Lines maps a key path ("devices[2].tags[5].type") to its line in File,
 	// for error messages. Nil when unknown.
 	Lines map[string]int `mapstructure:"-"`
+	// Env maps a key path ("opcua.listen") to the TAGBRIDGE_* variable that
+	// overrode it, so an error names the variable instead of a file line.
+	Env map[string]string `mapstructure:"-"`
+
+	// explicit holds the key paths written in the file with a non-null value,
+	// so ApplyDefaults leaves an explicit zero ("scan: 0s") for Validate to
+	// reject instead of silently replacing it.
+	explicit map[string]bool
 }
 
 // Gateway holds process-wide settings.

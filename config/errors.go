@@ -14,6 +14,9 @@ type FieldError struct {
 
 func (e *FieldError) Error() string {
 	if e.Line > 0 {
+		if e.Path == "" { // a YAML syntax error has a line but no key path
+			return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+		}
 		return fmt.Sprintf("%s: %s (line %d)", e.Path, e.Msg, e.Line)
 	}
 	if e.Path == "" {

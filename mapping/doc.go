@@ -4,6 +4,12 @@
 // values for writes, and keeps the latest value of every tag in a Store with
 // change fan-out that never blocks the poller.
 //
+// Files: compile.go (Compile, the config -> Table rules), table.go (Table,
+// Device, status tags), decode.go (Decode/Publish/SetQuality), encode.go
+// (Encode for writes), convert.go (number conversions, deadband compare),
+// units.go (UNECE units), check.go (CheckDrivers for `tagbridge validate`),
+// store.go (Store, Entry, Watcher).
+//
 // It imports drivers (Sample, Quality, Type) and config (tag settings); never
 // a concrete driver or internal/*.
 package mapping

@@ -1,0 +1,344 @@
+package uaserver
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/binary"
+	"sync"
+	"time"
+
+	"github.com/gopcua/opcua/ua"
+	"golang.org/x/crypto/bcrypt"
+)
+
+const (
+	minSessionTimeout = 10 * time.Second
+	maxSessionTimeout = time.Hour
+	defSessionTimeout = time.Minute
+)
+
+// sessions is the server's session table.
+type sessions struct {
+	srv     *Server
+	mu      sync.Mutex
+	byToken map[string]*session
+	nextID  uint32
+	subID   uint32 // last subscription id, server-wide (ids are never reused)
+	closed  bool
+}
+
+// session is one client session. Its mutex guards the fields below it and
+// is never held while a subscription's mutex is taken by the same
+// goroutine in the other order (see subscription.go).
+type session struct {
+	srv     *Server
+	id      *ua.NodeID
+	token   *ua.NodeID
+	key     string
+	name    string
+	timeout time.Duration
+
+	mu        sync.Mutex
+	ch        *channel
+	activated bool
+	user      string // "" = anonymous
+	canWrite  bool
+	nonce     []byte
+	lastSeen  time.Time
+	closed    bool
+	subs      map[uint32]*subscription
+	cps       map[string]*continuation
+	pubq      []*pendingPublish
+}
+
+func newSessions(s *Server) *sessions {
+	var b [4]byte
+	rand.Read(b[:])
+	return &sessions{srv: s, byToken: map[string]*session{}, nextID: binary.LittleEndian.Uint32(b[:]) >> 8}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand: " + err.Error()) // the OS has no entropy: nothing sane to do
+	}
+	return b
+}
+
+func tokenKey(t *ua.NodeID) string {
+	if t == nil {
+		return ""
+	}
+	return t.String()
+}
+
+func (ss *sessions) create(c *channel, r *ua.CreateSessionRequest) ua.Response {
+	s := ss.srv
+	timeout := time.Duration(r.RequestedSessionTimeout * float64(time.Millisecond))
+	switch {
+	case timeout <= 0:
+		timeout = defSessionTimeout
+	case timeout < minSessionTimeout:
+		timeout = minSessionTimeout
+	case timeout > maxSessionTimeout:
+		timeout = maxSessionTimeout
+	}
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		return fault(r, ua.StatusBadServerHalted)
+	}
+	if len(ss.byToken) >= s.lim.MaxSessions {
+		ss.mu.Unlock()
+		return fault(r, ua.StatusBadTooManySessions)
+	}
+	ss.nextID++
+	sess := &session{
+		srv: s, id: ua.NewNumericNodeID(nsApp, ss.nextID), token: ua.NewByteStringNodeID(0, randomBytes(32)),
+		name: r.SessionName, timeout: timeout, ch: c, nonce: randomBytes(32), lastSeen: time.Now(),
+		subs: map[uint32]*subscription{}, cps: map[string]*continuation{},
+	}
+	sess.key = tokenKey(sess.token)
+	ss.byToken[sess.key] = sess
+	ss.mu.Unlock()
+	s.log.Info("opcua: session created", "name", r.SessionName, "peer", c.peer, "timeout", timeout)
+	return &ua.CreateSessionResponse{
+		ResponseHeader: respHeader(r, ua.StatusOK), SessionID: sess.id, AuthenticationToken: sess.token,
+		RevisedSessionTimeout: float64(timeout / time.Millisecond), ServerNonce: sess.nonce,
+		ServerEndpoints: s.endpointsFor(r.EndpointURL), ServerSignature: &ua.SignatureData{},
+		MaxRequestMessageSize: ourMaxMessage,
+	}
+}
+
+func (ss *sessions) get(token *ua.NodeID) *session {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.byToken[tokenKey(token)]
+}
+
+// lookup finds the activated session of a request on channel c.
+func (ss *sessions) lookup(c *channel, token *ua.NodeID) (*session, ua.StatusCode) {
+	sess := ss.get(token)
+	if sess == nil {
+		return nil, ua.StatusBadSessionIDInvalid
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	switch {
+	case sess.closed:
+		return nil, ua.StatusBadSessionIDInvalid
+	case sess.ch != c:
+		return nil, ua.StatusBadSecureChannelIDInvalid
+	case !sess.activated:
+		return nil, ua.StatusBadSessionNotActivated
+	}
+	sess.lastSeen = time.Now()
+	return sess, ua.StatusOK
+}
+
+func (ss *sessions) activate(ctx context.Context, c *channel, r *ua.ActivateSessionRequest) ua.Response {
+	s := ss.srv
+	sess := ss.get(r.RequestHeader.AuthenticationToken)
+	if sess == nil {
+		return fault(r, ua.StatusBadSessionIDInvalid)
+	}
+	user, canWrite, st := ss.identify(r.UserIdentityToken)
+	if st != ua.StatusOK {
+		s.log.Warn("opcua: login refused", "peer", c.peer, "user", user, "status", st)
+		t := time.NewTimer(250 * time.Millisecond) // slow down password guessing
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		return fault(r, st)
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.closed {
+		return fault(r, ua.StatusBadSessionIDInvalid)
+	}
+	if sess.ch != c {
+		// Transfer to a new channel: only for the same identity (Part 4, 5.6.3).
+		if !sess.activated || sess.user != user {
+			return fault(r, ua.StatusBadIdentityChangeNotSupported)
+		}
+		sess.ch = c
+		sess.dropPublishLocked()
+	}
+	sess.activated, sess.user, sess.canWrite = true, user, canWrite
+	sess.nonce = randomBytes(32)
+	sess.lastSeen = time.Now()
+	return &ua.ActivateSessionResponse{ResponseHeader: respHeader(r, ua.StatusOK), ServerNonce: sess.nonce}
+}
+
+// identify checks a user identity token: anonymous (policy "read") or a
+// user name with a bcrypt-checked password. It returns the user name ("" for
+// anonymous) and whether it may write.
+func (ss *sessions) identify(eo *ua.ExtensionObject) (string, bool, ua.StatusCode) {
+	opt := ss.srv.opt
+	var tok any
+	if eo != nil {
+		tok = eo.Value
+	}
+	switch t := tok.(type) {
+	case nil, *ua.AnonymousIdentityToken:
+		if opt.Anonymous == "off" {
+			return "", false, ua.StatusBadIdentityTokenRejected
+		}
+		return "", false, ua.StatusOK
+	case *ua.UserNameIdentityToken:
+		if t.EncryptionAlgorithm != "" {
+			return t.UserName, false, ua.StatusBadIdentityTokenInvalid // encrypted passwords need a secure policy
+		}
+		for _, u := range opt.Users {
+			if subtle.ConstantTimeCompare([]byte(u.Name), []byte(t.UserName)) == 1 {
+				if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), t.Password) != nil {
+					return t.UserName, false, ua.StatusBadUserAccessDenied
+				}
+				return u.Name, u.Role == "write", ua.StatusOK
+			}
+		}
+		// Same cost for an unknown name as for a wrong password.
+		bcrypt.CompareHashAndPassword([]byte("$2a$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z6dZ6hNa1bwRZQFMmF1dNeLm"), t.Password)
+		return t.UserName, false, ua.StatusBadUserAccessDenied
+	}
+	return "", false, ua.StatusBadIdentityTokenInvalid
+}
+
+func (ss *sessions) closeReq(c *channel, r *ua.CloseSessionRequest) ua.Response {
+	sess := ss.get(r.RequestHeader.AuthenticationToken)
+	if sess == nil {
+		return fault(r, ua.StatusBadSessionIDInvalid)
+	}
+	sess.mu.Lock()
+	other := sess.ch != c
+	sess.mu.Unlock()
+	if other {
+		return fault(r, ua.StatusBadSecureChannelIDInvalid)
+	}
+	ss.remove(sess, "closed by client")
+	return &ua.CloseSessionResponse{ResponseHeader: respHeader(r, ua.StatusOK)}
+}
+
+// remove ends a session: its subscriptions stop and unwatch their entries
+// (Unwatch only takes the entry's watcher lock, never waits on the poller).
+func (ss *sessions) remove(sess *session, why string) {
+	ss.mu.Lock()
+	delete(ss.byToken, sess.key)
+	ss.mu.Unlock()
+	sess.mu.Lock()
+	if sess.closed {
+		sess.mu.Unlock()
+		return
+	}
+	sess.closed = true
+	subs := sess.subs
+	sess.subs = map[uint32]*subscription{}
+	sess.cps = map[string]*continuation{}
+	pending := sess.pubq
+	sess.pubq = nil
+	sess.mu.Unlock()
+	for _, sub := range subs {
+		sub.stop()
+	}
+	for _, p := range pending {
+		p.ch.send(p.reqID, fault(p.req, ua.StatusBadSessionClosed))
+	}
+	ss.srv.log.Info("opcua: session ended", "name", sess.name, "why", why)
+}
+
+// channelClosed detaches sessions from a closed channel; they live on until
+// their timeout so a client can reactivate them on a new channel.
+func (ss *sessions) channelClosed(c *channel) {
+	ss.mu.Lock()
+	list := make([]*session, 0, len(ss.byToken))
+	for _, sess := range ss.byToken {
+		list = append(list, sess)
+	}
+	ss.mu.Unlock()
+	for _, sess := range list {
+		sess.mu.Lock()
+		if sess.ch == c {
+			sess.ch = nil
+			sess.dropPublishLocked()
+		}
+		sess.mu.Unlock()
+	}
+}
+
+func (sess *session) dropPublishLocked() { sess.pubq = nil }
+
+func (ss *sessions) all() []*session {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	list := make([]*session, 0, len(ss.byToken))
+	for _, sess := range ss.byToken {
+		list = append(list, sess)
+	}
+	return list
+}
+
+func (ss *sessions) closeAll() {
+	ss.mu.Lock()
+	ss.closed = true
+	ss.mu.Unlock()
+	for _, sess := range ss.all() {
+		ss.remove(sess, "server closing")
+	}
+}
+
+// janitor ends sessions whose client stayed silent past their timeout.
+func (ss *sessions) janitor() {
+	defer ss.srv.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ss.srv.done:
+			return
+		case now := <-t.C:
+			for _, sess := range ss.all() {
+				sess.mu.Lock()
+				idle := now.Sub(sess.lastSeen) > sess.timeout
+				sess.mu.Unlock()
+				if idle {
+					ss.remove(sess, "timed out")
+				}
+			}
+		}
+	}
+}
+
+func (ss *sessions) counts() (nsess, nsub, nitems int) {
+	for _, sess := range ss.all() {
+		nsess++
+		sess.mu.Lock()
+		subs := make([]*subscription, 0, len(sess.subs))
+		for _, sub := range sess.subs {
+			subs = append(subs, sub)
+		}
+		sess.mu.Unlock()
+		nsub += len(subs)
+		for _, sub := range subs {
+			nitems += sub.itemCount()
+		}
+	}
+	return
+}
+
+// reloaded re-points monitored items at the new address space.
+func (ss *sessions) reloaded(sp *space) {
+	for _, sess := range ss.all() {
+		sess.mu.Lock()
+		subs := make([]*subscription, 0, len(sess.subs))
+		for _, sub := range sess.subs {
+			subs = append(subs, sub)
+		}
+		sess.mu.Unlock()
+		for _, sub := range subs {
+			sub.reloaded(sp)
+		}
+	}
+}
