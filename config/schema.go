@@ -50,7 +50,7 @@ func newWalker(nodes int, lookup func(string) (string, bool)) *walker {
 		explicit: map[string]bool{},
 		expanded: map[*yaml.Node]bool{},
 		active:   map[*yaml.Node]bool{},
-		budget:   1_000_000 + 20*nodes,
+		budget:   100_000 + 20*nodes,
 		lookup:   lookup,
 	}
 }

@@ -34,7 +34,7 @@ type Device interface {
 }
 
 // Writer is implemented by devices that accept writes. v holds the raw value
-// in the Go type of a.Type (see Type.GoValue).
+// in the Go type of a.Type (see Type.Zero).
 type Writer interface {
 	Write(ctx context.Context, a Address, v any) error
 }

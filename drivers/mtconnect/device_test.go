@@ -342,24 +342,41 @@ func TestAgentErrors(t *testing.T) {
 	}
 }
 
-// TOO_MANY on /sample halves count and carries on.
+// TOO_MANY on /sample halves count and carries on, polling or streaming.
 func TestTooManyHalvesCount(t *testing.T) {
 	t.Parallel()
-	cur := readFile(t, "v1.3/current.xml")
-	a := newAgent(t, readFile(t, "v1.3/probe.xml"), cur)
-	a.set(func(a *fakeAgent) {
-		a.sample = func(w http.ResponseWriter, r *http.Request, from uint64) {
-			if r.URL.Query().Get("count") != "250" {
-				writeXML(w, 400, errorXML(CodeTooMany, "count must be less than 300"))
-				return
+	for _, mode := range []string{ModePoll, ModeStream} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			cur := readFile(t, "v1.3/current.xml")
+			a := newAgent(t, readFile(t, "v1.3/probe.xml"), cur)
+			doc := streamsXML(instanceOf(cur), 1, 121, xact(120, "5.5"))
+			answer := func(w http.ResponseWriter, r *http.Request, from uint64) bool {
+				if r.URL.Query().Get("count") != "250" {
+					writeXML(w, 400, errorXML(CodeTooMany, "count must be less than 300"))
+					return false
+				}
+				return true
 			}
-			writeXML(w, 200, streamsXML(instanceOf(cur), 1, 121, xact(120, "5.5")))
-		}
-	})
-	d := openDev(t, a, map[string]any{"mode": "poll", "count": 1000})
-	waitFor(t, d, "the smaller count", func(s Stats, out []drivers.Sample, err error) bool {
-		return err == nil && out[0].Value == 5.5
-	}, ad("id:Xact", drivers.Float64))
+			a.set(func(a *fakeAgent) {
+				a.sample = func(w http.ResponseWriter, r *http.Request, from uint64) {
+					if answer(w, r, from) {
+						writeXML(w, 200, doc)
+					}
+				}
+				a.stream = func(w http.ResponseWriter, r *http.Request, from uint64) {
+					if answer(w, r, from) {
+						_ = startStream(w, "multipart/mixed").part(doc)
+						<-r.Context().Done()
+					}
+				}
+			})
+			d := openDev(t, a, map[string]any{"mode": mode, "count": 1000})
+			waitFor(t, d, "the smaller count", func(s Stats, out []drivers.Sample, err error) bool {
+				return err == nil && out[0].Value == 5.5 && s.Mode == mode
+			}, ad("id:Xact", drivers.Float64))
+		})
+	}
 }
 
 // Malformed documents never panic; they are connection-class errors.

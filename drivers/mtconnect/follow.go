@@ -17,6 +17,7 @@ var (
 	errRestart   = errors.New("agent restarted: instanceId changed")
 	errFallback  = errors.New("the agent does not stream multipart")
 	errHeartbeat = errors.New("heartbeat lost: no stream part within two heartbeats")
+	errRetry     = errors.New("retry with a smaller count")
 )
 
 // session is the follower's own state (only its goroutine touches it).
@@ -85,6 +86,9 @@ func (d *device) run(ctx context.Context, s *session) error {
 			}
 			d.setProbe(p, s.reprobe)
 			s.probe, s.reprobe, s.instance = p, false, p.Header.InstanceID
+			if p.Header.BufferSize > 0 && uint64(s.count) > p.Header.BufferSize {
+				s.count = int(p.Header.BufferSize) // agents answer TOO_MANY past their buffer
+			}
 		}
 		cur, err := d.fetchStreams(ctx, s.probe.Device, "current", nil)
 		if err != nil {
@@ -107,6 +111,7 @@ func (d *device) run(ctx context.Context, s *session) error {
 			d.count(func(st *Stats) { st.Gaps++ })
 		case errors.Is(err, errRestart):
 			s.reprobe = true
+		case errors.Is(err, errRetry):
 		case errors.Is(err, errFallback):
 			s.mode = ModePoll
 			d.count(func(st *Stats) { st.Fallbacks++; st.Mode = ModePoll })
@@ -130,11 +135,10 @@ func (d *device) poll(ctx context.Context, s *session) error {
 	for {
 		doc, err := d.fetchStreams(ctx, s.probe.Device, "sample", s.sampleQuery())
 		if err != nil {
-			if next, ok := d.agentRecover(err, s); ok {
-				if next != nil {
-					return next
-				}
+			if ctrl := d.agentRecover(err, s); errors.Is(ctrl, errRetry) {
 				continue
+			} else if ctrl != nil {
+				return ctrl
 			}
 			return fmt.Errorf("mtconnect %s: %w", d.name, err)
 		}
@@ -154,24 +158,24 @@ func (d *device) poll(ctx context.Context, s *session) error {
 	}
 }
 
-// agentRecover handles the agent errors the follower recovers from: on
-// OUT_OF_RANGE it returns errGap; on TOO_MANY it halves count and asks to
-// retry (ok with a nil error). Other errors are not recovered (ok false).
-func (d *device) agentRecover(err error, s *session) (error, bool) {
+// agentRecover maps the agent errors the follower recovers from to control
+// errors: OUT_OF_RANGE to errGap; TOO_MANY to errRetry after halving count.
+// It returns nil for every other error.
+func (d *device) agentRecover(err error, s *session) error {
 	var ae *AgentError
 	if !errors.As(err, &ae) {
-		return nil, false
+		return nil
 	}
 	switch ae.Code {
 	case CodeOutOfRange:
-		return errGap, true
+		return errGap
 	case CodeTooMany:
 		if s.count > 1 {
 			s.count /= 2
-			return nil, true
+			return errRetry
 		}
 	}
-	return nil, false
+	return nil
 }
 
 // applySamples checks a /sample document (or stream part) against our

@@ -66,8 +66,8 @@ func (d *device) stream(ctx context.Context, s *session) error {
 					continue
 				}
 				d.noteDocError(err)
-				if next, ok := d.agentRecover(err, s); ok && next != nil {
-					return next
+				if ctrl := d.agentRecover(err, s); ctrl != nil {
+					return ctrl
 				}
 				var ae *AgentError
 				if errors.As(err, &ae) {
@@ -96,11 +96,8 @@ func (d *device) notMultipart(s *session, resp *http.Response, u string, failed 
 	doc, err := parseStreams(b, s.probe.Device)
 	if err != nil {
 		d.noteDocError(err)
-		if next, ok := d.agentRecover(err, s); ok {
-			if next != nil {
-				return next
-			}
-			return fmt.Errorf("mtconnect %s: GET %s: %w", d.name, u, err) // TOO_MANY: retried with the smaller count
+		if ctrl := d.agentRecover(err, s); ctrl != nil {
+			return ctrl
 		}
 		var ae *AgentError
 		if errors.As(err, &ae) {
