@@ -191,3 +191,24 @@ func TestAliasBomb(t *testing.T) {
 		t.Fatal("want an error")
 	}
 }
+
+// A plant-sized file (100 devices x 100 tags, all sharing an anchor) is well
+// inside the alias budget.
+func TestLargeConfig(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("x-tag: &tag {type: float32, unit: degC, scale: {raw: [0, 27648], eng: [0, 100]}, deadband: {percent: 1}}\ndevices:\n")
+	for d := 0; d < 100; d++ {
+		fmt.Fprintf(&b, "  - name: plc%d\n    driver: modbus\n    options: {address: '10.0.0.%d:502'}\n    tags:\n", d, d)
+		for i := 0; i < 100; i++ {
+			fmt.Fprintf(&b, "      - {<<: *tag, name: T%d, address: '4%04d'}\n", i, 2*i+1)
+		}
+	}
+	c, err := parse([]byte(b.String()), "big.yaml", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.Devices) * len(c.Devices[99].Tags); n != 10000 || c.Devices[99].Tags[99].Address != "40199" {
+		t.Fatalf("%d tags, last %+v", n, c.Devices[99].Tags[99])
+	}
+}

@@ -23,7 +23,8 @@ const WatchDebounce = 250 * time.Millisecond
 // It watches the file's directory, not the file: editors save by writing a
 // new file and renaming it over the old one, and Kubernetes swaps a symlink,
 // and a watch on the old inode would see none of that. Events are debounced
-// (WatchDebounce) and onChange is called only when the bytes differ from the
+// (WatchDebounce after the last one, at most 4x that after the first of a
+// burst) and onChange is called only when the bytes differ from the
 // last ones seen, so a save without changes, a touch, or a write to another
 // file in the directory does nothing. A removed file is not a change (the
 // running config stays); its reappearance with new content is.
@@ -48,6 +49,19 @@ func Watch(ctx context.Context, path string, onChange func()) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	var first time.Time // first event of the current burst; zero when idle
+	settle := func() {
+		// Trailing debounce, but a file rewritten without pause is still
+		// looked at within 4 debounce periods.
+		if first.IsZero() {
+			first = time.Now()
+		}
+		wait := WatchDebounce
+		if rest := 4*WatchDebounce - time.Since(first); rest < wait {
+			wait = max(rest, 0)
+		}
+		timer.Reset(wait)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -59,17 +73,18 @@ func Watch(ctx context.Context, path string, onChange func()) error {
 			if ev.Op == fsnotify.Chmod {
 				continue
 			}
-			timer.Reset(WatchDebounce)
+			settle()
 		case err, ok := <-w.Errors:
 			if !ok {
 				return nil
 			}
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				timer.Reset(WatchDebounce) // events were lost: look at the file
+				settle() // events were lost: look at the file
 				continue
 			}
 			return fmt.Errorf("config: watch %s: %w", path, err)
 		case <-timer.C:
+			first = time.Time{}
 			data, err := os.ReadFile(abs)
 			if err != nil || bytes.Equal(data, last) {
 				continue

@@ -52,6 +52,9 @@ func Compile(cfg *config.Config, store *Store) (*Table, error) {
 		d.Status = newStatusTags(d)
 		for _, st := range d.Status.All() {
 			if prev, dup := where[st.Path]; dup {
+				if strings.HasSuffix(prev, "].name") && !strings.Contains(prev, ".tags[") {
+					continue // two devices with one name: reported once as a duplicate device name
+				}
 				cfg.Errorf(&errs, prev+".name", "tag path %q collides with the status variable of device %q", st.Path, d.Name)
 			}
 			where[st.Path] = dp + ".name"
@@ -216,8 +219,8 @@ func compileTag(cfg *config.Config, d *Device, ct *config.Tag, tp string, errs *
 		return nil
 	}
 	switch {
-	case raw == drivers.String && ct.Length <= 0:
-		cfg.Errorf(errs, tp+".length", "type string needs length (in bytes) > 0")
+	case raw == drivers.String && ct.Length < 0:
+		cfg.Errorf(errs, tp+".length", "must be >= 0 bytes, not %d", ct.Length)
 	case raw != drivers.String && ct.Length != 0:
 		cfg.Errorf(errs, tp+".length", "length applies only to type string, not %s", raw)
 	}

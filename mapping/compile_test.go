@@ -112,7 +112,7 @@ func TestCompileErrors(t *testing.T) {
 	}{
 		{"unknown type", tag(func(t *config.Tag) { t.Type = "flaot32" }), "devices[1].tags[0].type", `unknown type "flaot32"`},
 		{"missing type", tag(func(t *config.Tag) { t.Type = "" }), "devices[1].tags[0].type", "type is required"},
-		{"string without length", tag(func(t *config.Tag) { t.Type = "string" }), "devices[1].tags[0].length", "needs length"},
+		{"string with negative length", tag(func(t *config.Tag) { t.Type = "string"; t.Length = -1 }), "devices[1].tags[0].length", "must be >= 0"},
 		{"length on number", tag(func(t *config.Tag) { t.Length = 4 }), "devices[1].tags[0].length", "only to type string"},
 		{"scale on bool", tag(func(t *config.Tag) { t.Type = "bool"; t.Scale = &config.Scale{Gain: f64(2)} }), "devices[1].tags[0].scale", "scale on a bool tag"},
 		{"scale on string", tag(func(t *config.Tag) { t.Type = "string"; t.Length = 4; t.Scale = &config.Scale{Gain: f64(2)} }), "devices[1].tags[0].scale", "scale on a string tag"},

@@ -2,8 +2,7 @@ package main
 
 import "github.com/spf13/cobra"
 
-// addExtraCommands adds the commands that come with later issues
-// (plan, probe, import, passwd).
+// addExtraCommands adds the tool commands (plan, probe, import, passwd).
 func addExtraCommands(root *cobra.Command) {
-	root.AddCommand(newPasswdCmd())
+	root.AddCommand(newPlanCmd(), newProbeCmd(), newImportCmd(), newPasswdCmd())
 }

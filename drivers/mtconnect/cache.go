@@ -125,7 +125,7 @@ func (cs *condState) text() (level, s string) {
 var errUnavailable = errors.New("agent reports UNAVAILABLE")
 
 // sample builds the Sample of item it for a point of type t.
-func (l *latest) sample(it DataItem, t drivers.Type) drivers.Sample {
+func (l *latest) sample(it dataItem, t drivers.Type) drivers.Sample {
 	s := drivers.Sample{Time: l.time}
 	if l.cond != nil {
 		level, text := l.cond.text()

@@ -91,7 +91,7 @@ func TestDiscover(t *testing.T) {
 
 func TestPointNamesCollide(t *testing.T) {
 	t.Parallel()
-	p := &probe{Items: []DataItem{
+	p := &probe{Items: []dataItem{
 		{ID: "t1", Category: "SAMPLE", Type: "TEMPERATURE", Path: []string{"Motor"}},
 		{ID: "t2", Category: "SAMPLE", Type: "TEMPERATURE", Path: []string{"Motor"}},
 		{ID: "a/b", Name: "x/y", Category: "EVENT", Type: "PROGRAM"},

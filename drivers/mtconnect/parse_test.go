@@ -113,7 +113,7 @@ func FuzzParseStreams(f *testing.F) {
 				c.apply(o)
 			}
 			for id, l := range c {
-				_ = l.sample(DataItem{ID: id, Category: "SAMPLE"}, 0)
+				_ = l.sample(dataItem{ID: id, Category: "SAMPLE"}, 0)
 				if l.cond != nil {
 					l.cond.text()
 				}

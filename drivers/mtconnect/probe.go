@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// DataItem is one DataItem of the probe, with the component path it sits under.
-type DataItem struct {
+// dataItem is one DataItem of the probe, with the component path it sits under.
+type dataItem struct {
 	ID             string
 	Name           string
 	Category       string // SAMPLE, EVENT or CONDITION
@@ -21,10 +21,10 @@ type DataItem struct {
 
 // probe is the decoded /probe of one device.
 type probe struct {
-	Header Header
+	Header seqHeader
 	Device string // device name
 	UUID   string
-	Items  []DataItem
+	Items  []dataItem
 	byID   map[string]int
 	byName map[string]int
 }
@@ -114,7 +114,7 @@ func (p *probe) walk(c *xmlComponent, path []string, depth int) {
 		if _, dup := p.byID[id]; dup {
 			continue
 		}
-		it := DataItem{
+		it := dataItem{
 			ID: id, Name: strings.TrimSpace(x.Name), Category: strings.ToUpper(strings.TrimSpace(x.Category)),
 			Type: strings.TrimSpace(x.Type), SubType: strings.TrimSpace(x.SubType), Units: strings.TrimSpace(x.Units),
 			NativeUnits: strings.TrimSpace(x.NativeUnits), Representation: strings.ToUpper(strings.TrimSpace(x.Representation)),
@@ -164,7 +164,7 @@ func clean(s string) string {
 }
 
 // item returns the DataItem an address refers to.
-func (p *probe) item(a addr) (DataItem, bool) {
+func (p *probe) item(a addr) (dataItem, bool) {
 	var i int
 	var ok bool
 	if a.byName {
@@ -173,7 +173,7 @@ func (p *probe) item(a addr) (DataItem, bool) {
 		i, ok = p.byID[a.key]
 	}
 	if !ok {
-		return DataItem{}, false
+		return dataItem{}, false
 	}
 	return p.Items[i], true
 }

@@ -22,7 +22,7 @@ type observation struct {
 
 // streamsDoc is a decoded MTConnectStreams document (/current or /sample).
 type streamsDoc struct {
-	Header Header
+	Header seqHeader
 	Obs    []observation // sorted by sequence
 }
 

@@ -72,7 +72,7 @@ var vectorSamples = map[string]bool{
 }
 
 // defaultType is the Tagbridge type of a DataItem's value (section "Types" of docs/mtconnect.md).
-func defaultType(it DataItem) drivers.Type {
+func defaultType(it dataItem) drivers.Type {
 	rep := it.Representation
 	if rep != "" && rep != "VALUE" && rep != "DISCRETE" {
 		return drivers.String // TIME_SERIES, DATA_SET, TABLE: several values in one

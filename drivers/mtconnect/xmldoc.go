@@ -27,8 +27,8 @@ type header struct {
 	CreationTime  string `xml:"creationTime,attr"`
 }
 
-// Header is the decoded Header of a response.
-type Header struct {
+// seqHeader is the decoded Header of a response.
+type seqHeader struct {
 	InstanceID    string
 	Version       string
 	BufferSize    uint64
@@ -37,8 +37,8 @@ type Header struct {
 	NextSequence  uint64
 }
 
-func (h header) decode() (Header, error) {
-	out := Header{InstanceID: strings.TrimSpace(h.InstanceID), Version: strings.TrimSpace(h.Version)}
+func (h header) decode() (seqHeader, error) {
+	out := seqHeader{InstanceID: strings.TrimSpace(h.InstanceID), Version: strings.TrimSpace(h.Version)}
 	for _, f := range []struct {
 		name string
 		s    string

@@ -13,27 +13,30 @@ import (
 // It returns nil or every problem found, each with its key path.
 func Validate(ctx context.Context, cfg *config.Config) config.Errors {
 	errs := cfg.Validate()
+	var later config.Errors
 	if _, err := mapping.Compile(cfg, mapping.NewStore()); err != nil {
 		var ce config.Errors
 		if errors.As(err, &ce) {
-			errs = append(errs, ce...)
+			later = append(later, ce...)
 		} else {
-			errs = append(errs, &config.FieldError{Msg: err.Error()})
+			later = append(later, &config.FieldError{Msg: err.Error()})
 		}
 	}
-	errs = append(errs, mapping.CheckDrivers(ctx, cfg)...)
-	return dedupe(errs)
+	later = append(later, mapping.CheckDrivers(ctx, cfg)...)
+	return merge(errs, later)
 }
 
-// dedupe drops repeated messages for one path (the envelope and the tag
-// compiler may both notice the same mistake).
-func dedupe(es config.Errors) config.Errors {
+// merge appends the later checks' errors to the envelope's, dropping those
+// at a key path the envelope already reported: the tag compiler and the
+// drivers often notice the same mistake in their own words.
+func merge(first, later config.Errors) config.Errors {
 	seen := map[string]bool{}
-	out := es[:0]
-	for _, e := range es {
-		k := e.Path + "\x00" + e.Msg
-		if !seen[k] {
-			seen[k] = true
+	for _, e := range first {
+		seen[e.Path] = true
+	}
+	out := first
+	for _, e := range later {
+		if !seen[e.Path] || e.Path == "" {
 			out = append(out, e)
 		}
 	}

@@ -143,3 +143,20 @@ func TestNoLeaks(t *testing.T) {
 	clients[0].Close(context.Background())
 	goleak.VerifyNone(t, before)
 }
+
+// TestChannelRenew lets the client renew its security token (at 75 % of a
+// 1 s lifetime) and keeps using the channel.
+func TestChannelRenew(t *testing.T) {
+	t.Parallel()
+	if raceEnabled {
+		t.Skip("gopcua v0.9.1's client races with itself when it renews (uasc scheduleRenewal vs SendRequest); run without -race")
+	}
+	f := start(t, nil)
+	c := f.connect(t, opcua.Lifetime(time.Second))
+	for range 3 {
+		time.Sleep(600 * time.Millisecond)
+		if _, err := c.NamespaceArray(ctx5(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -149,7 +149,9 @@ func TestReadValue(t *testing.T) {
 	srv := src.Add(time.Millisecond)
 	f.store.Entry("Line1/Press3/Temperature").Set(mapping.Value{V: 21.5, Quality: drivers.Good, Source: src, Server: srv})
 	f.store.Entry("Line1/Press3/Count").Set(mapping.Value{V: uint32(7), Quality: drivers.BadCommunicationError, Source: src, Server: srv})
-	val := func(p string) *ua.ReadValueID { return &ua.ReadValueID{NodeID: nid(p), AttributeID: ua.AttributeIDValue} }
+	val := func(p string) *ua.ReadValueID {
+		return &ua.ReadValueID{NodeID: nid(p), AttributeID: ua.AttributeIDValue}
+	}
 
 	r := read(t, c, ua.TimestampsToReturnBoth, val("Line1/Press3/Temperature"), val("Line1/Press3/Count"), val("Line1/Name"), val("nope"), val("Line1"))
 	if r[0].Status != ua.StatusOK || r[0].Value.Value() != 21.5 || !r[0].SourceTimestamp.Equal(src) || !r[0].ServerTimestamp.Equal(srv) {
@@ -186,7 +188,9 @@ func TestReadAttributes(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
 	c := f.connect(t)
-	attr := func(n *ua.NodeID, a ua.AttributeID) *ua.ReadValueID { return &ua.ReadValueID{NodeID: n, AttributeID: a} }
+	attr := func(n *ua.NodeID, a ua.AttributeID) *ua.ReadValueID {
+		return &ua.ReadValueID{NodeID: n, AttributeID: a}
+	}
 	temp, set := nid("Line1/Press3/Temperature"), nid("Line1/Press3/Setpoint")
 	r := read(t, c, ua.TimestampsToReturnNeither,
 		attr(temp, ua.AttributeIDNodeClass), attr(temp, ua.AttributeIDBrowseName), attr(temp, ua.AttributeIDDisplayName),

@@ -201,7 +201,9 @@ func (ss *sessions) identify(eo *ua.ExtensionObject) (string, bool, ua.StatusCod
 			}
 		}
 		// Same cost for an unknown name as for a wrong password.
-		bcrypt.CompareHashAndPassword([]byte("$2a$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z6dZ6hNa1bwRZQFMmF1dNeLm"), t.Password)
+		if len(opt.Users) > 0 {
+			bcrypt.CompareHashAndPassword([]byte(opt.Users[0].PasswordHash), append([]byte{0}, t.Password...))
+		}
 		return t.UserName, false, ua.StatusBadUserAccessDenied
 	}
 	return "", false, ua.StatusBadIdentityTokenInvalid

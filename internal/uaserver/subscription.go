@@ -356,10 +356,9 @@ func (sub *subscription) publishCycle(tick bool) {
 		resp, n, more := sub.messageLocked(p)
 		sub.keepCount, sub.lifeCount = 0, 0
 		sub.mu.Unlock()
-		if p.ch.send(p.reqID, resp) {
-			s.nPublish.Add(1)
-			s.nNotif.Add(uint64(n))
-		}
+		s.nPublish.Add(1) // counted before the send so Stats never lags what a client saw
+		s.nNotif.Add(uint64(n))
+		p.ch.send(p.reqID, resp)
 		if !more {
 			return
 		}

@@ -243,9 +243,10 @@ func (s *Server) ResetRequests() {
 
 type handler Server
 
-// begin logs a request, applies the delay and the injected errors. It
-// returns with s.mu held.
-func (h *handler) begin(unit, fc uint8, addr, n uint16, regs bool) error {
+// begin counts a request in flight, applies the delay and the injected
+// errors. It returns with s.mu held; end releases it. (The proxy logs the
+// requests: the library's handler cannot tell FC5 from FC15.)
+func (h *handler) begin(addr, n uint16, regs bool) error {
 	s := (*Server)(h)
 	s.mu.Lock()
 	s.busy++
@@ -285,15 +286,8 @@ func (s *Server) MaxConcurrent() int {
 }
 
 func (h *handler) HandleCoils(r *sv.CoilsRequest) ([]bool, error) {
-	fc := uint8(1)
-	if r.IsWrite {
-		fc = 15
-		if r.Quantity == 1 {
-			fc = 5 // the library reports FC5 and FC15 alike; the log says which by count
-		}
-	}
 	s := (*Server)(h)
-	err := h.begin(r.UnitId, fc, r.Addr, r.Quantity, false)
+	err := h.begin(r.Addr, r.Quantity, false)
 	defer h.end()
 	if err != nil {
 		return nil, err
@@ -308,7 +302,7 @@ func (h *handler) HandleCoils(r *sv.CoilsRequest) ([]bool, error) {
 
 func (h *handler) HandleDiscreteInputs(r *sv.DiscreteInputsRequest) ([]bool, error) {
 	s := (*Server)(h)
-	err := h.begin(r.UnitId, 2, r.Addr, r.Quantity, false)
+	err := h.begin(r.Addr, r.Quantity, false)
 	defer h.end()
 	if err != nil {
 		return nil, err
@@ -318,12 +312,8 @@ func (h *handler) HandleDiscreteInputs(r *sv.DiscreteInputsRequest) ([]bool, err
 }
 
 func (h *handler) HandleHoldingRegisters(r *sv.HoldingRegistersRequest) ([]uint16, error) {
-	fc := uint8(3)
-	if r.IsWrite {
-		fc = 16
-	}
 	s := (*Server)(h)
-	err := h.begin(r.UnitId, fc, r.Addr, r.Quantity, true)
+	err := h.begin(r.Addr, r.Quantity, true)
 	defer h.end()
 	if err != nil {
 		return nil, err
@@ -338,7 +328,7 @@ func (h *handler) HandleHoldingRegisters(r *sv.HoldingRegistersRequest) ([]uint1
 
 func (h *handler) HandleInputRegisters(r *sv.InputRegistersRequest) ([]uint16, error) {
 	s := (*Server)(h)
-	err := h.begin(r.UnitId, 4, r.Addr, r.Quantity, true)
+	err := h.begin(r.Addr, r.Quantity, true)
 	defer h.end()
 	if err != nil {
 		return nil, err
