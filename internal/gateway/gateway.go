@@ -70,6 +70,8 @@ func (g *Gateway) uaOptions(cfg *config.Config) uaserver.Options {
 		Commit:         g.opt.Commit,
 		Security:       cfg.OPCUA.Security,
 		Anonymous:      cfg.OPCUA.Anonymous,
+		Users:          users(cfg.OPCUA.Users),
+		Limits:         limits(cfg.OPCUA.Limits),
 		Logger:         g.log.With("component", "opcua"),
 		Writer:         g.sched,
 	}
@@ -126,4 +128,26 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 	}
 	g.cfg, g.tbl = cfg, tbl
 	return nil
+}
+
+func users(us []config.User) []uaserver.User {
+	out := make([]uaserver.User, 0, len(us))
+	for _, u := range us {
+		out = append(out, uaserver.User{Name: u.Name, PasswordHash: u.PasswordHash, Role: u.Role})
+	}
+	return out
+}
+
+func limits(l config.Limits) uaserver.Limits {
+	return uaserver.Limits{
+		MaxSessions:                 l.MaxSessions,
+		MaxSubscriptionsPerSession:  l.MaxSubscriptionsPerSession,
+		MaxMonitoredItems:           l.MaxMonitoredItems,
+		MaxNodesPerRead:             uint32(max(l.MaxNodesPerRead, 0)),
+		MaxNodesPerWrite:            uint32(max(l.MaxNodesPerWrite, 0)),
+		MaxNodesPerBrowse:           uint32(max(l.MaxNodesPerBrowse, 0)),
+		MaxMonitoredItemsPerCall:    uint32(max(l.MaxMonitoredItemsPerCall, 0)),
+		MaxBrowseContinuationPoints: l.MaxBrowseContinuationPoints,
+		MaxReferencesPerNode:        uint32(max(l.MaxReferencesPerBrowseResult, 0)),
+	}
 }
