@@ -28,9 +28,11 @@ type Gateway struct {
 	opt   Options
 	store *mapping.Store
 
-	mu    sync.Mutex // guards cfg and tbl across reloads
-	cfg   *config.Config
-	tbl   *mapping.Table
+	mu         sync.Mutex     // guards the fields below across reloads and discovery
+	base       *config.Config // the config as the user wrote it
+	cfg        *config.Config // base plus discovered points: what runs
+	tbl        *mapping.Table
+	discovered map[string][]config.Tag // device name -> points found by drivers.Discoverer
 	sched *poll.Scheduler
 	ua    *uaserver.Server
 }
@@ -46,12 +48,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Gateway, error)
 	if errs := Validate(ctx, cfg); len(errs) > 0 {
 		return nil, errs
 	}
-	store := mapping.NewStore()
-	tbl, err := mapping.Compile(cfg, store)
+	g := &Gateway{log: opt.Logger, opt: opt, store: mapping.NewStore(), base: cfg, discovered: map[string][]config.Tag{}}
+	g.discoverAll(ctx, cfg) // failures are retried in the background by Run
+	g.cfg = g.effective(cfg)
+	tbl, err := mapping.Compile(g.cfg, g.store)
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{log: opt.Logger, opt: opt, store: store, cfg: cfg, tbl: tbl}
+	g.tbl = tbl
 	g.sched = poll.New(tbl, poll.Options{Logger: opt.Logger})
 	g.ua, err = uaserver.New(g.uaOptions(cfg), tbl)
 	if err != nil {
@@ -90,7 +94,10 @@ func (g *Gateway) Run(ctx context.Context, ready func(endpoint string)) error {
 	}
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- g.sched.Run(ctx) }()
+	discDone := make(chan struct{})
+	go func() { defer close(discDone); g.rediscover(ctx) }()
 	<-ctx.Done()
+	<-discDone
 	uaErr := g.ua.Close()
 	schedErr := <-schedDone
 	if errors.Is(schedErr, context.Canceled) {
@@ -113,6 +120,19 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	for name := range g.discovered { // a device that is gone or no longer auto is discovered anew
+		if d, ok := deviceNamed(cfg, name); !ok || !autoDevice(d) {
+			delete(g.discovered, name)
+		}
+	}
+	g.discoverAll(ctx, cfg)
+	return g.applyLocked(ctx, cfg)
+}
+
+// applyLocked compiles base plus the discovered points and applies the diff
+// to the scheduler, the OPC UA address space and the store. g.mu is held.
+func (g *Gateway) applyLocked(_ context.Context, base *config.Config) error {
+	cfg := g.effective(base)
 	tbl, err := mapping.Compile(cfg, g.store)
 	if err != nil {
 		return err
@@ -126,8 +146,17 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 			g.store.Remove(t.Path)
 		}
 	}
-	g.cfg, g.tbl = cfg, tbl
+	g.base, g.cfg, g.tbl = base, cfg, tbl
 	return nil
+}
+
+func deviceNamed(cfg *config.Config, name string) (config.Device, bool) {
+	for _, d := range cfg.Devices {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return config.Device{}, false
 }
 
 func users(us []config.User) []uaserver.User {
