@@ -11,15 +11,15 @@ import (
 	"time"
 )
 
-// Allowed values of the enumerated keys.
+// Allowed values of the enumerated keys (read-only; docs/config.md lists them).
 var (
-	LogLevels        = []string{"debug", "info", "warn", "error"}
-	LogFormats       = []string{"text", "json"}
-	SecurityPolicies = []string{"none", "basic256sha256", "aes128_sha256_rsaoaep", "aes256_sha256_rsapss"}
-	AnonymousModes   = []string{"off", "read"}
-	Roles            = []string{"read", "write"}
-	Accesses         = []string{"read", "readwrite"}
-	ByteOrders       = []string{"ABCD", "CDAB", "BADC", "DCBA"}
+	logLevels        = []string{"debug", "info", "warn", "error"}
+	logFormats       = []string{"text", "json"}
+	securityPolicies = []string{"none", "basic256sha256", "aes128_sha256_rsaoaep", "aes256_sha256_rsapss"}
+	anonymousModes   = []string{"off", "read"}
+	roles            = []string{"read", "write"}
+	accesses         = []string{"read", "readwrite"}
+	byteOrders       = []string{"ABCD", "CDAB", "BADC", "DCBA"}
 )
 
 // deprecatedPolicies are refused by name with an explanation rather than as
@@ -83,8 +83,8 @@ func (v *validator) gateway() {
 	if strings.TrimSpace(g.Name) == "" {
 		v.errf("gateway.name", "must not be empty")
 	}
-	v.oneOf("gateway.log.level", g.Log.Level, LogLevels)
-	v.oneOf("gateway.log.format", g.Log.Format, LogFormats)
+	v.oneOf("gateway.log.level", g.Log.Level, logLevels)
+	v.oneOf("gateway.log.format", g.Log.Format, logFormats)
 }
 
 func (v *validator) opcua() {
@@ -105,7 +105,7 @@ func (v *validator) opcua() {
 		switch {
 		case deprecatedPolicies[strings.ToLower(s)]:
 			v.errf(p, "%q is deprecated (SHA-1, broken padding) and never offered; use basic256sha256, aes128_sha256_rsaoaep or aes256_sha256_rsapss", s)
-		case !v.oneOf(p, s, SecurityPolicies):
+		case !v.oneOf(p, s, securityPolicies):
 		case seen[s]:
 			v.errf(p, "%q is listed twice", s)
 		}
@@ -114,7 +114,7 @@ func (v *validator) opcua() {
 	if o.Anonymous == "write" {
 		v.errf("opcua.anonymous", `anonymous clients never write: use "read" and give a user role: write`)
 	} else {
-		v.oneOf("opcua.anonymous", o.Anonymous, AnonymousModes)
+		v.oneOf("opcua.anonymous", o.Anonymous, anonymousModes)
 	}
 	if o.Anonymous == "off" && len(o.Users) == 0 {
 		v.errf("opcua.anonymous", "is off and there are no users: no client could connect")
@@ -140,7 +140,7 @@ func (v *validator) opcua() {
 		if u.Thumbprint != "" && !thumbprintRE.MatchString(strings.ReplaceAll(u.Thumbprint, ":", "")) {
 			v.errf(p+".thumbprint", "%q is not a SHA-1 thumbprint (40 hex digits)", u.Thumbprint)
 		}
-		v.oneOf(p+".role", u.Role, Roles)
+		v.oneOf(p+".role", u.Role, roles)
 	}
 	if strings.TrimSpace(o.PKI) == "" {
 		v.errf("opcua.pki", "must not be empty")

@@ -36,13 +36,13 @@ func (v *validator) tag(d *Device, t *Tag, p string, paths, folders map[string]s
 		v.errf(p+".length", "must be >= 0, not %d", t.Length)
 	}
 	if t.ByteOrder != "" {
-		v.oneOf(p+".byte_order", t.ByteOrder, ByteOrders)
+		v.oneOf(p+".byte_order", t.ByteOrder, byteOrders)
 	}
 	switch t.Access {
 	case "write", "rw", "read_write", "readWrite":
 		v.errf(p+".access", "%q is not allowed: write readwrite", t.Access)
 	default:
-		v.oneOf(p+".access", t.Access, Accesses)
+		v.oneOf(p+".access", t.Access, accesses)
 	}
 	if t.Scan < 0 {
 		v.errf(p+".scan", "must be > 0, not %v (omit it to use the device's scan)", t.Scan)
