@@ -43,10 +43,14 @@ func TestSharedLinkSerializesUnits(t *testing.T) {
 			errs <- nil
 		}()
 	}
+	var failed []error // wait for both readers before failing: they use the devices
 	for range 2 {
 		if err := <-errs; err != nil {
-			t.Fatal(err)
+			failed = append(failed, err)
 		}
+	}
+	if len(failed) > 0 {
+		t.Fatal(failed)
 	}
 	if n := s.MaxConcurrent(); n != 1 {
 		t.Errorf("the server saw %d requests at once on the shared link, want 1", n)

@@ -31,7 +31,7 @@ func openDev(t *testing.T, drv *Driver, name string, opts map[string]any) *Devic
 }
 
 func tcpOpts(addr string, kv ...any) map[string]any {
-	m := map[string]any{"transport": "tcp", "address": addr, "timeout": "1s", "reconnect_min": "20ms", "reconnect_max": "100ms"}
+	m := map[string]any{"transport": "tcp", "address": addr, "timeout": "5s", "reconnect_min": "20ms", "reconnect_max": "100ms"}
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i].(string)] = kv[i+1]
 	}

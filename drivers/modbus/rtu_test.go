@@ -18,7 +18,7 @@ const responder = "testdata/serial_responder.py"
 func serialOpts(transport, port string, unit int, kv ...any) map[string]any {
 	m := map[string]any{
 		"transport": transport, "port": port, "baud": 19200, "parity": "N", "stop_bits": 1,
-		"unit_id": unit, "timeout": "500ms", "reconnect_min": "20ms", "reconnect_max": "200ms",
+		"unit_id": unit, "timeout": "1500ms", "reconnect_min": "20ms", "reconnect_max": "200ms",
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i].(string)] = kv[i+1]

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -298,4 +299,37 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("untrusted input accepted: %x", der)
 		}
 	})
+}
+
+func TestVerifyConcurrent(t *testing.T) {
+	t.Parallel()
+	s, _ := openStore(t)
+	trusted := makeCert(t, certSpec{cn: "a", uri: "urn:a"})
+	writeFile(t, filepath.Join(s.path(trustedCerts), "a.der"), trusted.Raw)
+	unknown := makeCert(t, certSpec{cn: "b", uri: "urn:b"})
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 20 {
+				if i == 0 && j == 10 { // the trust list changes while others read it
+					if err := os.WriteFile(filepath.Join(s.path(trustedCerts), "junk.der"), []byte("x"), 0o644); err != nil {
+						errs <- err.Error()
+					}
+				}
+				if got := s.Verify(trusted.Raw, "urn:a", false); got != ua.StatusOK {
+					errs <- "trusted: " + got.Error()
+				}
+				if got := s.Verify(unknown.Raw, "urn:b", false); got != ua.StatusBadCertificateUntrusted {
+					errs <- "unknown: " + got.Error()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+		break
+	}
 }

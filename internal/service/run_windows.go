@@ -68,7 +68,11 @@ func (h *handler) Execute(_ []string, r <-chan svc.ChangeRequest, s chan<- svc.S
 			select {
 			case <-stop:
 				return
-			case c := <-r:
+			case c, ok := <-r:
+				if !ok { // supervise treats a closed channel as a stop
+					close(reqs)
+					return
+				}
 				var q request
 				switch c.Cmd {
 				case svc.Interrogate:
