@@ -168,8 +168,8 @@ func (v *validator) metrics() {
 	if m.Listen == "" {
 		return
 	}
-	if v.listen("metrics.listen", m.Listen, "127.0.0.1:9100") && m.Listen == v.c.OPCUA.Listen {
-		v.errf("metrics.listen", "%q is also opcua.listen", m.Listen)
+	if v.listen("metrics.listen", m.Listen, "127.0.0.1:9100") && m.Listen == v.c.OPCUA.Listen && !strings.HasSuffix(m.Listen, ":0") {
+		v.errf("metrics.listen", "%q is also opcua.listen (one port cannot serve both)", m.Listen)
 	}
 }
 

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tagbridge/tagbridge/config"
+	"github.com/tagbridge/tagbridge/internal/metrics"
 	"github.com/tagbridge/tagbridge/internal/poll"
 	"github.com/tagbridge/tagbridge/internal/uaserver"
 	"github.com/tagbridge/tagbridge/mapping"
@@ -35,6 +37,11 @@ type Gateway struct {
 	discovered map[string][]config.Tag // device name -> points found by drivers.Discoverer
 	sched *poll.Scheduler
 	ua    *uaserver.Server
+
+	metrics     *metrics.Metrics
+	ready       func() (bool, []string)
+	listening   atomic.Bool
+	metricsAddr string
 }
 
 // New validates cfg and builds a gateway. Nothing runs until Run.
@@ -56,11 +63,13 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Gateway, error)
 		return nil, err
 	}
 	g.tbl = tbl
-	g.sched = poll.New(tbl, poll.Options{Logger: opt.Logger})
+	g.metrics = g.newMetrics()
+	g.sched = poll.New(tbl, poll.Options{Logger: opt.Logger, Metrics: g.metrics})
 	g.ua, err = uaserver.New(g.uaOptions(cfg), tbl)
 	if err != nil {
 		return nil, fmt.Errorf("opcua: %w", err)
 	}
+	g.attachProviders()
 	return g, nil
 }
 
@@ -88,6 +97,12 @@ func (g *Gateway) Run(ctx context.Context, ready func(endpoint string)) error {
 	if err := g.ua.Start(ctx); err != nil {
 		return fmt.Errorf("opcua: listen %s: %w", g.cfg.OPCUA.Listen, err)
 	}
+	g.listening.Store(true)
+	defer g.listening.Store(false)
+	if err := g.serveMetrics(ctx); err != nil {
+		_ = g.ua.Close()
+		return err
+	}
 	g.log.Info("opc ua server listening", "endpoint", g.ua.EndpointURL(), "tags", len(g.tbl.Tags), "devices", len(g.tbl.Devices))
 	if ready != nil {
 		ready(g.ua.EndpointURL())
@@ -108,6 +123,20 @@ func (g *Gateway) Run(ctx context.Context, ready func(endpoint string)) error {
 
 // Endpoint is the OPC UA endpoint URL (valid after Run called ready).
 func (g *Gateway) Endpoint() string { return g.ua.EndpointURL() }
+
+// MetricsAddr is the address /metrics listens on ("" when off).
+func (g *Gateway) MetricsAddr() string { return g.metricsAddr }
+
+// ReloadFile loads path and applies it as Reload does; the outcome is
+// counted in tagbridge_config_reloads_total.
+func (g *Gateway) ReloadFile(ctx context.Context, path string) error {
+	cfg, err := config.Load(path)
+	if err == nil {
+		err = g.Reload(ctx, cfg)
+	}
+	g.metrics.ReloadDone(err == nil)
+	return err
+}
 
 // Reload validates cfg and applies it as a diff. An invalid config changes
 // nothing and returns every error.
@@ -144,6 +173,11 @@ func (g *Gateway) applyLocked(_ context.Context, base *config.Config) error {
 	for _, t := range g.tbl.Tags {
 		if tbl.Tag(t.Path) == nil {
 			g.store.Remove(t.Path)
+		}
+	}
+	for _, d := range g.tbl.Devices {
+		if _, still := deviceNamed(cfg, d.Name); !still {
+			g.metrics.Forget(d.Name)
 		}
 	}
 	g.base, g.cfg, g.tbl = base, cfg, tbl
