@@ -94,3 +94,31 @@ func (t Type) Zero() any {
 	}
 	return nil
 }
+
+// Holds reports whether v has exactly the Go type of t (see Zero): the
+// contract for Sample.Value and for values passed to Writer.Write.
+func (t Type) Holds(v any) bool {
+	switch v.(type) {
+	case bool:
+		return t == Bool
+	case int16:
+		return t == Int16
+	case uint16:
+		return t == Uint16 || t == BCD16
+	case int32:
+		return t == Int32
+	case uint32:
+		return t == Uint32 || t == BCD32
+	case int64:
+		return t == Int64
+	case uint64:
+		return t == Uint64
+	case float32:
+		return t == Float32
+	case float64:
+		return t == Float64
+	case string:
+		return t == String
+	}
+	return false
+}

@@ -80,7 +80,7 @@ func (tbl *Table) add(t *Tag, store *Store) {
 		t.Entry = store.Entry(t.Path)
 		// A reload that changed the tag's type must not show the old
 		// value under the new DataType.
-		if v := t.Entry.Load(); v.V != nil && !hasType(v.V, t.Type) {
+		if v := t.Entry.Load(); v.V != nil && !t.Type.Holds(v.V) {
 			t.Entry.Set(Value{Quality: drivers.BadWaitingForInitialData, Server: time.Now()})
 		}
 	}

@@ -6,33 +6,6 @@ import (
 	"github.com/tagbridge/tagbridge/drivers"
 )
 
-// hasType reports whether v has the Go type of t (see drivers.Type.Zero).
-func hasType(v any, t drivers.Type) bool {
-	switch v.(type) {
-	case bool:
-		return t == drivers.Bool
-	case int16:
-		return t == drivers.Int16
-	case uint16:
-		return t == drivers.Uint16 || t == drivers.BCD16
-	case int32:
-		return t == drivers.Int32
-	case uint32:
-		return t == drivers.Uint32 || t == drivers.BCD32
-	case int64:
-		return t == drivers.Int64
-	case uint64:
-		return t == drivers.Uint64
-	case float32:
-		return t == drivers.Float32
-	case float64:
-		return t == drivers.Float64
-	case string:
-		return t == drivers.String
-	}
-	return false
-}
-
 // toFloat returns any Go number as float64.
 func toFloat(v any) (float64, bool) {
 	switch x := v.(type) {
@@ -217,7 +190,7 @@ func fromFloat(f float64, t drivers.Type) (any, bool) {
 // coerce converts a driver value of an unexpected Go type to the Go type of
 // t. It returns BadTypeMismatch or BadOutOfRange when it cannot.
 func coerce(v any, t drivers.Type) (any, drivers.Quality) {
-	if hasType(v, t) {
+	if t.Holds(v) {
 		return v, drivers.Good
 	}
 	switch t {

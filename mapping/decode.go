@@ -97,7 +97,7 @@ func (t *Tag) Decode(s drivers.Sample, now time.Time) (v Value, publish bool) {
 	}
 
 	val := s.Value
-	if !hasType(val, t.Type) {
+	if !t.Type.Holds(val) {
 		var cq drivers.Quality
 		if val, cq = coerce(val, t.Type); cq != drivers.Good {
 			return t.bad(cur, cq, nil, fmt.Sprintf("driver returned %T %v for a %s tag", s.Value, s.Value, t.Addr.Type), now)

@@ -24,7 +24,7 @@ func (t *Tag) Encode(v any) (any, error) {
 	}
 	raw := t.Addr.Type
 	if t.Scale == nil {
-		if !hasType(v, t.Type) {
+		if !t.Type.Holds(v) {
 			return nil, qerr(drivers.BadTypeMismatch, "%s: write of %s, want %s", t.Path, goTypeName(v), t.Type)
 		}
 		switch raw {

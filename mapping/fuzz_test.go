@@ -86,10 +86,10 @@ func FuzzDecode(f *testing.F) {
 		if v.Quality != drivers.Good || v.V == nil {
 			return
 		}
-		if !hasType(v.V, tag.Type) {
+		if !tag.Type.Holds(v.V) {
 			t.Fatalf("value %T for a %s tag", v.V, tag.Type)
 		}
-		if tag.Scale == nil || !hasType(raw, typ) {
+		if tag.Scale == nil || !typ.Holds(raw) {
 			return // round trip only for values of the declared raw type
 		}
 		back, err := tag.Encode(v.V)

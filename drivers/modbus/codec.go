@@ -86,7 +86,7 @@ func EncodeRegisters(p Point, v any) ([]uint16, error) {
 	if p.Bit >= 0 {
 		return nil, fmt.Errorf("modbus: encode %s: a register bit needs a read-modify-write (SetBit)", p)
 	}
-	if !goTypeOf(p.Type, v) {
+	if !p.Type.Holds(v) {
 		return nil, fmt.Errorf("modbus: encode %s: value %v is %T, want %T", p, v, v, p.Type.Zero())
 	}
 	if p.Type == drivers.Bool {
@@ -246,31 +246,4 @@ func toBCD(v uint64) uint64 {
 		v /= 10
 	}
 	return raw
-}
-
-// goTypeOf reports whether v has exactly the Go type of t.
-func goTypeOf(t drivers.Type, v any) bool {
-	switch v.(type) {
-	case bool:
-		return t == drivers.Bool
-	case int16:
-		return t == drivers.Int16
-	case uint16:
-		return t == drivers.Uint16 || t == drivers.BCD16
-	case int32:
-		return t == drivers.Int32
-	case uint32:
-		return t == drivers.Uint32 || t == drivers.BCD32
-	case int64:
-		return t == drivers.Int64
-	case uint64:
-		return t == drivers.Uint64
-	case float32:
-		return t == drivers.Float32
-	case float64:
-		return t == drivers.Float64
-	case string:
-		return t == drivers.String
-	}
-	return false
 }

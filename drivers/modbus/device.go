@@ -153,7 +153,7 @@ func (d *Device) Write(ctx context.Context, a drivers.Address, v any) error {
 			return l.writeRegisters(ctx, unit, fc, p.Addr, []uint16{SetBit(w[0], p.Bit, on)})
 		}
 	default:
-		if !goTypeOf(p.Type, v) {
+		if !p.Type.Holds(v) {
 			return mismatch()
 		}
 		words, err := EncodeRegisters(p, v)
