@@ -49,6 +49,11 @@ deps-npm:
 ## bench: Go micro-benchmarks (codecs, planner, store fan-out, node lookups) and the short scenario run
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS)
+	$(GO) run ./test/bench -short -out docs/benchmarks.md
+
+## bench-scenarios: every scenario incl. the opt-in 100k ones (long; see docs/benchmarks.md)
+bench-scenarios:
+	$(GO) run ./test/bench -scenario all -out docs/benchmarks.md
 
 ## lint: gofmt + go vet
 lint:

@@ -98,7 +98,12 @@ func (d *Device) read(ctx context.Context, r Request) ([]uint16, time.Time, erro
 		}
 		return nil
 	})
-	return words, at, err
+	if err != nil {
+		// do may return (ctx done) while the closure still runs on the
+		// arbiter's goroutine: words and at are not ours to read then.
+		return nil, time.Time{}, err
+	}
+	return words, at, nil
 }
 
 // Write writes one value: v is in the Go type of a.Type. Coils use FC5 (FC15

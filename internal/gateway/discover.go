@@ -88,44 +88,50 @@ func (g *Gateway) effective(cfg *config.Config) *config.Config {
 	return &c
 }
 
-// discoverAll tries every auto device once (bounded by discoverTimeout each)
-// and returns the names that failed.
-func (g *Gateway) discoverAll(ctx context.Context, cfg *config.Config) []string {
-	var pending []string
+// wantsDiscovery reports whether d is an enabled auto device.
+func wantsDiscovery(d config.Device) bool {
+	return autoDevice(d) && (d.Enabled == nil || *d.Enabled)
+}
+
+// undiscovered lists the enabled auto devices of cfg without discovered
+// points. g.mu is held.
+func (g *Gateway) undiscovered(cfg *config.Config) []config.Device {
+	var out []config.Device
 	for _, d := range cfg.Devices {
-		if !autoDevice(d) || (d.Enabled != nil && !*d.Enabled) {
-			continue
+		if _, done := g.discovered[d.Name]; wantsDiscovery(d) && !done {
+			out = append(out, d)
 		}
-		if _, done := g.discovered[d.Name]; done {
-			continue
-		}
+	}
+	return out
+}
+
+// discoverAll tries each device once (bounded by discoverTimeout each) and
+// returns the points of those that answered. It touches no Gateway state,
+// so callers run it without holding g.mu.
+func (g *Gateway) discoverAll(ctx context.Context, devs []config.Device) map[string][]config.Tag {
+	found := map[string][]config.Tag{}
+	for _, d := range devs {
 		tags, err := discover(ctx, d)
 		if err != nil {
 			g.log.Warn("device discovery failed; retrying in the background", "device", d.Name, "err", err)
-			pending = append(pending, d.Name)
 			continue
 		}
-		g.discovered[d.Name] = tags
+		found[d.Name] = tags
 		g.log.Info("device points discovered", "device", d.Name, "tags", len(tags))
 	}
-	return pending
+	return found
 }
 
 // rediscover retries discovery of pending auto devices with backoff and
-// applies the new tags as a reload when it succeeds.
+// applies the new tags as a reload when it succeeds. The network calls run
+// without g.mu, so a reload never waits for an agent.
 func (g *Gateway) rediscover(ctx context.Context) {
 	wait := time.Second
 	for {
 		g.mu.Lock()
-		cfg := g.base
-		pending := 0
-		for _, d := range cfg.Devices {
-			if _, done := g.discovered[d.Name]; autoDevice(d) && !done {
-				pending++
-			}
-		}
+		pending := g.undiscovered(g.base)
 		g.mu.Unlock()
-		if pending == 0 {
+		if len(pending) == 0 {
 			return
 		}
 		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
@@ -136,10 +142,19 @@ func (g *Gateway) rediscover(ctx context.Context) {
 		case <-t.C:
 		}
 		wait = min(wait*2, 30*time.Second)
+		found := g.discoverAll(ctx, pending)
+		if len(found) == 0 {
+			continue
+		}
 		g.mu.Lock()
-		before := len(g.discovered)
-		g.discoverAll(ctx, g.base)
-		if len(g.discovered) > before {
+		added := false
+		for _, d := range g.undiscovered(g.base) { // the config may have changed meanwhile
+			if tags, ok := found[d.Name]; ok {
+				g.discovered[d.Name] = tags
+				added = true
+			}
+		}
+		if added {
 			if err := g.applyLocked(ctx, g.base); err != nil {
 				g.log.Error("applying discovered points failed", "err", err)
 			}

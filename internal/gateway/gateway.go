@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -56,7 +58,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Gateway, error)
 		return nil, errs
 	}
 	g := &Gateway{log: opt.Logger, opt: opt, store: mapping.NewStore(), base: cfg, discovered: map[string][]config.Tag{}}
-	g.discoverAll(ctx, cfg) // failures are retried in the background by Run
+	maps.Copy(g.discovered, g.discoverAll(ctx, g.undiscovered(cfg))) // failures are retried in the background by Run
 	g.cfg = g.effective(cfg)
 	tbl, err := mapping.Compile(g.cfg, g.store)
 	if err != nil {
@@ -149,12 +151,15 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if !reflect.DeepEqual(cfg.OPCUA, g.base.OPCUA) || cfg.Metrics != g.base.Metrics || cfg.Gateway != g.base.Gateway {
+		g.log.Warn("reload: changes to the gateway, opcua and metrics sections take effect at the next restart; devices and tags are applied now")
+	}
 	for name := range g.discovered { // a device that is gone or no longer auto is discovered anew
 		if d, ok := deviceNamed(cfg, name); !ok || !autoDevice(d) {
 			delete(g.discovered, name)
 		}
 	}
-	g.discoverAll(ctx, cfg)
+	maps.Copy(g.discovered, g.discoverAll(ctx, g.undiscovered(cfg)))
 	return g.applyLocked(ctx, cfg)
 }
 

@@ -364,9 +364,9 @@ func TestModbusEndToEnd(t *testing.T) {
 
 	// Known values, written as a PLC holds them.
 	f32 := func(f float32) []byte { return binary.BigEndian.AppendUint32(nil, math.Float32bits(f)) }
-	plc.setHR(0, mbWords(f32(123.456))...)                                   // ABCD
-	flow := mbWords(f32(-12.5))                                              // CDAB: low word first
-	plc.setHR(2, flow[1], flow[0])                                           //
+	plc.setHR(0, mbWords(f32(123.456))...) // ABCD
+	flow := mbWords(f32(-12.5))
+	plc.setHR(2, flow[1], flow[0])                                           // CDAB: low word first
 	plc.setHR(4, mbInt16(-1234))                                             // int16 -1234 x0.1
 	plc.setHR(5, 13824)                                                      // half of 27648
 	plc.setHR(6, mbWords(binary.BigEndian.AppendUint32(nil, 3000000000))...) // uint32 ABCD

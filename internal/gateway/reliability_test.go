@@ -113,7 +113,9 @@ func TestRelFaultIsolation(t *testing.T) {
 	relWait(t, 15*time.Second, func() bool {
 		v := g.Value(counter(dead))
 		return v.Quality == drivers.Good && v.V != last.V
-	}, func() string { return fmt.Sprintf("dead device Good with a new value (now %+v)", g.Value(counter(dead))) })
+	}, func() string {
+		return fmt.Sprintf("dead device Good with a new value (now %+v)", g.Value(counter(dead)))
+	})
 }
 
 // relScans maps each device to its scan count.
@@ -241,7 +243,9 @@ func TestRelReconnectCycles(t *testing.T) {
 		t.Helper()
 		srv.Stop()
 		relWait(t, 10*time.Second, func() bool { return g.Value(tag).Quality == drivers.BadCommunicationError },
-			func() string { return fmt.Sprintf("cycle %d: BadCommunicationError after the stop (now %+v)", i, g.Value(tag)) })
+			func() string {
+				return fmt.Sprintf("cycle %d: BadCommunicationError after the stop (now %+v)", i, g.Value(tag))
+			})
 		before := g.Value(tag).V
 		var err error
 		for range 50 { // the port may linger for a moment
@@ -256,7 +260,9 @@ func TestRelReconnectCycles(t *testing.T) {
 		relWait(t, 10*time.Second, func() bool {
 			v := g.Value(tag)
 			return v.Quality == drivers.Good && v.V != before
-		}, func() string { return fmt.Sprintf("cycle %d: Good with new data after the restart (now %+v)", i, g.Value(tag)) })
+		}, func() string {
+			return fmt.Sprintf("cycle %d: Good with new data after the restart (now %+v)", i, g.Value(tag))
+		})
 	}
 	for i := range 3 { // warm up: the link, the backoff and the runtime settle
 		cycle(i)
@@ -343,7 +349,9 @@ func TestRelMalformedResponses(t *testing.T) {
 		relWait(t, 10*time.Second, func() bool {
 			n := g.Value("bad/Counter")
 			return n.Quality == drivers.Good && n.V != v.V
-		}, func() string { return fmt.Sprintf("%s: recovered with new data (now %+v)", mode, g.Value("bad/Counter")) })
+		}, func() string {
+			return fmt.Sprintf("%s: recovered with new data (now %+v)", mode, g.Value("bad/Counter"))
+		})
 	}
 	close(stop)
 	for q, n := range <-sampled {

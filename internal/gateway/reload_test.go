@@ -146,7 +146,9 @@ func TestRelHotReload(t *testing.T) {
 		t.Fatalf("reload: %v", err)
 	}
 	relWait(t, 10*time.Second, func() bool { return notes.count() >= notesBefore+5 },
-		func() string { return fmt.Sprintf("5 more notifications on devA/Counter after the reload (%d)", notes.count()-notesBefore) })
+		func() string {
+			return fmt.Sprintf("5 more notifications on devA/Counter after the reload (%d)", notes.count()-notesBefore)
+		})
 	relWait(t, 10*time.Second, func() bool { return srvA.Reads() >= readsA+5 }, func() string { return "devA keeps polling" })
 	close(stop)
 	for q, n := range <-sampled {

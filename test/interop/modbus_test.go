@@ -83,6 +83,9 @@ devices:
     backoff_max: 500ms
     options: { transport: tcp, address: "127.0.0.1:%d", unit_id: 1, timeout: 500ms, reconnect_min: 50ms, reconnect_max: 500ms }
     tags:
+%s`
+
+const jsmodbusTags = `
       - { name: Temperature, address: "40001",  type: float32, unit: degC }
       - { name: Pressure,    address: "hr:2",   type: int16, scale: { gain: 0.1, offset: 0 } }
       - { name: Count,       address: "hr:3",   type: uint32, byte_order: CDAB }
@@ -98,7 +101,7 @@ devices:
       - { name: Lamp,        address: "coil:2", type: bool }
       - { name: Enable,      address: "coil:10", type: bool, access: readwrite }
       - { name: Guard,       address: "10001",  type: bool }
-      - { name: Missing,     address: "ir:300", type: uint16 }
+      - { name: Missing,     address: "hr:500", type: uint16 }
 `
 
 // TestModbusJSModbus: the real binary polls an independent Modbus TCP server
@@ -109,16 +112,7 @@ devices:
 func TestModbusJSModbus(t *testing.T) {
 	requireInterop(t)
 	port := startJSModbus(t)
-	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "tagbridge.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, jsmodbusConfig, hash, port), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	gw := startGateway(t, dir, "--config", cfg, "--listen", "127.0.0.1:0")
+	gw := startJSModbusGateway(t, port, jsmodbusTags)
 
 	want := map[string]any{
 		"JS/Temperature": 21.5, "JS/Pressure": -50.0, "JS/Count": 123456789.0, "JS/Name": "JSMODBUS",
@@ -201,6 +195,57 @@ func TestModbusJSModbus(t *testing.T) {
 	}
 	if got := mbpoll(t, port, "0", 10); got != 1 {
 		t.Errorf("mbpoll coil:10 = %v, want 1", got)
+	}
+}
+
+// startJSModbusGateway runs the real binary on a config polling the
+// jsmodbus peer at port with tags (YAML list items).
+func startJSModbusGateway(t *testing.T, port int, tags string) *gateway {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tagbridge.yaml")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, jsmodbusConfig, hash, port, tags), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startGateway(t, dir, "--config", cfg, "--listen", "127.0.0.1:0")
+}
+
+// TestModbusJSModbusShortReplyFirst: the same jsmodbus quirk (an empty
+// normal response for registers it does not have), on a tag whose request
+// comes early in the scan (input registers are read before holding
+// registers). Only that tag may go Bad: the holding registers read after it
+// must stay Good, as with exception 2.
+func TestModbusJSModbusShortReplyFirst(t *testing.T) {
+	requireInterop(t)
+	port := startJSModbus(t)
+	gw := startJSModbusGateway(t, port, `
+      - { name: Missing,     address: "ir:300", type: uint16 }
+      - { name: Temperature, address: "40001",  type: float32 }
+      - { name: Name,        address: "hr:5",   type: string, length: 8 }
+      - { name: Running,     address: "00001",  type: bool }
+`)
+	good := []string{"JS/Temperature", "JS/Name", "JS/Running"}
+	spec, _ := json.Marshal(map[string]any{
+		"namespace": "urn:tagbridge:interop-modbus",
+		"paths":     append([]string{"JS/Missing"}, good...),
+		"good":      good,
+	})
+	res := node(t, 60*time.Second, "modbus_client.js", gw.Endpoint, string(spec))
+	read, _ := res["read"].(map[string]any)
+	want := map[string]any{"JS/Temperature": 21.5, "JS/Name": "JSMODBUS", "JS/Running": true}
+	for p, w := range want {
+		got, _ := read[p].(map[string]any)
+		if got["status"] != "Good" || got["value"] != w {
+			t.Errorf("%s = %v (%v), want %v Good: a short reply on another request must not fail this one", p, got["value"], got["status"], w)
+		}
+	}
+	m, _ := read["JS/Missing"].(map[string]any)
+	if s, _ := m["status"].(string); !strings.HasPrefix(s, "Bad") || m["value"] != nil {
+		t.Errorf("JS/Missing (past the server's memory) = %v (%v), want Bad without a value", m["value"], m["status"])
 	}
 }
 
