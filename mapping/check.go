@@ -3,6 +3,8 @@ package mapping
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/tagbridge/tagbridge/config"
 	"github.com/tagbridge/tagbridge/drivers"
@@ -35,7 +37,7 @@ func CheckDrivers(ctx context.Context, cfg *config.Config) config.Errors {
 		}
 		dev, err := drv.Open(ctx, cd.Name, cd.Options)
 		if err != nil {
-			cfg.Errorf(&errs, dp+".options", "%v", err)
+			optionErrors(cfg, &errs, dp+".options", err)
 			continue
 		}
 		checkTags(cfg, cd, dp, dev, &errs)
@@ -62,6 +64,34 @@ func checkTags(cfg *config.Config, cd *config.Device, dp string, dev drivers.Dev
 		}
 		if t.Access == ReadWrite && !writable {
 			cfg.Errorf(errs, tp+".access", "driver %q does not support writes", cd.Driver)
+		}
+	}
+}
+
+// optionKeyRE finds the option a driver error names: `option "address": ...`.
+var optionKeyRE = regexp.MustCompile(`option "([A-Za-z0-9_]+)"`)
+
+// optionErrors reports a driver's Open error one problem per line: a joined
+// error is split, and a problem that names its option is placed at that
+// option's key path (devices[i].options.address), so every line has a path
+// and, when the key is in the file, a line number.
+func optionErrors(cfg *config.Config, errs *config.Errors, path string, err error) {
+	var parts []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		parts = j.Unwrap()
+	} else {
+		parts = []error{err}
+	}
+	for _, e := range parts {
+		for _, line := range strings.Split(e.Error(), "\n") {
+			if line = strings.TrimSpace(line); line == "" {
+				continue
+			}
+			p := path
+			if m := optionKeyRE.FindStringSubmatch(line); m != nil {
+				p = path + "." + m[1]
+			}
+			cfg.Errorf(errs, p, "%s", line)
 		}
 	}
 }

@@ -47,7 +47,6 @@ var mustReport = map[string][]string{
 		`devices[0].scan: must be > 0, not 0s`,
 		`devices[1].scan: must be > 0, not -1s`,
 		`devices[1].tags[0].scan: must be > 0, not -250ms`,
-		`devices[1].tags[1].scan: must be > 0, not 0s`,
 	},
 	"modbus-options": {
 		`devices[0].options`, `"colour": unknown option`,

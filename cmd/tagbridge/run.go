@@ -58,14 +58,14 @@ func loadConfig(file string) (*config.Config, string, error) {
 		cfg, err := config.Demo()
 		return cfg, "built-in demo", err
 	}
-	cfg, err := config.Load(file)
+	cfg, err := gateway.Load(context.Background(), file)
 	return cfg, file, err
 }
 
 func runGateway(cmd *cobra.Command, file, listen string) error {
 	cfg, source, err := loadConfig(file)
 	if err != nil {
-		return inputErr(err)
+		return inputErr(err) // every error, with its key path and line
 	}
 	logOut := cmd.ErrOrStderr()
 	if service.IsService() {

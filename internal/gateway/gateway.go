@@ -37,8 +37,8 @@ type Gateway struct {
 	cfg        *config.Config // base plus discovered points: what runs
 	tbl        *mapping.Table
 	discovered map[string][]config.Tag // device name -> points found by drivers.Discoverer
-	sched *poll.Scheduler
-	ua    *uaserver.Server
+	sched      *poll.Scheduler
+	ua         *uaserver.Server
 
 	metrics     *metrics.Metrics
 	ready       func() (bool, []string)
@@ -132,7 +132,7 @@ func (g *Gateway) MetricsAddr() string { return g.metricsAddr }
 // ReloadFile loads path and applies it as Reload does; the outcome is
 // counted in tagbridge_config_reloads_total.
 func (g *Gateway) ReloadFile(ctx context.Context, path string) error {
-	cfg, err := config.Load(path)
+	cfg, err := Load(ctx, path)
 	if err == nil {
 		err = g.Reload(ctx, cfg)
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/tagbridge/tagbridge/config"
 	"github.com/tagbridge/tagbridge/mapping"
@@ -44,4 +45,24 @@ func merge(first, later config.Errors) config.Errors {
 		return nil
 	}
 	return out
+}
+
+// Load reads a config file and, when it parses, runs every check Validate
+// runs, so a bad file reports all its errors at once: the envelope's, the
+// tag compiler's and the drivers'. The error names the file.
+func Load(ctx context.Context, path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if cfg == nil { // unreadable or not YAML
+		if errors.As(err, new(config.Errors)) {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return nil, err
+	}
+	var errs config.Errors
+	errors.As(err, &errs) // decode errors (unknown keys, bad values) that Validate cannot see
+	errs = merge(errs, Validate(ctx, cfg))
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s: %d error(s):\n%w", path, len(errs), errs)
+	}
+	return cfg, nil
 }

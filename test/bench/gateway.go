@@ -65,7 +65,8 @@ type gateway struct {
 // startGateway writes cfg into dir, runs `tagbridge run` and waits until it
 // prints that it serves (at most startTimeout: a 100k-tag config takes a
 // while to load).
-func startGateway(ctx context.Context, bin, dir string, cfg genConfig, startTimeout time.Duration) (*gateway, error) {
+// env is added to the gateway's environment (e.g. TAGBRIDGE_PPROF=addr).
+func startGateway(ctx context.Context, bin, dir string, cfg genConfig, startTimeout time.Duration, env ...string) (*gateway, error) {
 	file := filepath.Join(dir, "tagbridge.yaml")
 	if err := os.WriteFile(file, []byte(cfg.render()), 0o600); err != nil {
 		return nil, err
@@ -81,6 +82,9 @@ func startGateway(ctx context.Context, bin, dir string, cfg genConfig, startTime
 	}
 	cmd := exec.Command(bin, "run", "--config", file, "--listen", listen)
 	cmd.Stderr = logf
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		logf.Close()

@@ -40,6 +40,7 @@ func run() int {
 		repeat   = flag.Int("repeat", 1, "run each scenario this many times and report medians")
 		list     = flag.Bool("list", false, "list the scenarios and exit")
 		verbose  = flag.Bool("v", false, "print per-device counts")
+		pprofDir = flag.String("pprof", "", "directory for gateway profiles: CPU over the window and heap at its end, per scenario (the gateway serves pprof when "+pprofEnv+" is set)")
 	)
 	flag.Parse()
 	all := scenarios()
@@ -58,7 +59,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	o := opts{short: *short, duration: *duration, warmup: *warmup, verbose: *verbose}
+	o := opts{short: *short, duration: *duration, warmup: *warmup, verbose: *verbose, pprofDir: *pprofDir}
 	if o.duration <= 0 {
 		o.duration = 20 * time.Second
 		if o.short {
@@ -99,6 +100,10 @@ func run() int {
 			res := newResult(s.name, s.setup)
 			res.Target, res.Neuron = s.target, s.neuron
 			t0 := time.Now()
+			o.scenario = s.name
+			if i > 0 {
+				o.scenario = fmt.Sprintf("%s.%d", s.name, i+1)
+			}
 			fmt.Printf("bench: %s (run %d) ...\n", s.name, i+1)
 			if err := s.run(ctx, o, res); err != nil {
 				res.Failed = true

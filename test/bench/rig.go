@@ -19,6 +19,8 @@ type opts struct {
 	bin      string
 	dir      string // scratch directory (configs, logs)
 	verbose  bool
+	pprofDir string // capture gateway profiles here ("" = off)
+	scenario string // name of the running scenario (profile file names)
 }
 
 // rigSpec describes the peers and gateway of one scenario.
@@ -47,6 +49,7 @@ type rig struct {
 	coll    *collector
 	stop    context.CancelFunc // ends the client goroutines
 	verbose bool
+	prof    *profiler // nil unless -pprof
 }
 
 const (
@@ -109,7 +112,16 @@ func startRig(ctx context.Context, o opts, s rigSpec) (_ *rig, err error) {
 	if s.tags > 20000 {
 		start = 3 * time.Minute
 	}
-	if r.gw, err = startGateway(ctx, o.bin, dir, r.cfg, start); err != nil {
+	var env []string
+	if o.pprofDir != "" {
+		a, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		r.prof = &profiler{dir: o.pprofDir, name: o.scenario, addr: a}
+		env = append(env, pprofEnv+"="+a)
+	}
+	if r.gw, err = startGateway(ctx, o.bin, dir, r.cfg, start, env...); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -216,6 +228,9 @@ func (r *rig) measure(ctx context.Context, o opts, res *result) error {
 	if r.coll != nil {
 		r.coll.measuring.Store(true)
 	}
+	if r.prof != nil {
+		r.prof.startCPU(ctx, o.duration)
+	}
 	a := r.snap(ctx)
 	maxRSS := a.proc.rssKB
 	end := time.Now().Add(o.duration)
@@ -230,6 +245,13 @@ func (r *rig) measure(ctx context.Context, o opts, res *result) error {
 	b := r.snap(ctx)
 	if r.coll != nil {
 		r.coll.measuring.Store(false)
+	}
+	if r.prof != nil {
+		if err := r.prof.finish(ctx); err != nil {
+			res.note("no profile: %s", err)
+		} else if r.verbose {
+			fmt.Printf("  profiles in %s: %s.cpu.pprof, %s.heap.pprof\n", r.prof.dir, r.prof.name, r.prof.name)
+		}
 	}
 	if a.procErr != nil || b.procErr != nil {
 		return fmt.Errorf("gateway /proc: %w", errors.Join(a.procErr, b.procErr))

@@ -23,6 +23,8 @@ func scenarios() []scenario {
 			"e2e p99 <= 1000+1000+5 ms", ""),
 		loadScenario("tags100k_1s_10dev", true, 100_000, time.Second, 1, time.Second,
 			"RSS <= 150 MB, CPU <= 0.3 core; e2e p99 <= 2005 ms", "497 MB, ~1.2 cores (30 % of 4)"),
+		loadScenario("tags100k_1s_noclient", true, 100_000, time.Second, 0, 0,
+			"polling alone: the share of tags100k_1s_10dev's RSS and CPU that is not the OPC UA server", "497 MB, ~1.2 cores (30 % of 4)"),
 		loadScenario("tags10k_100ms", false, 10_000, 100*time.Millisecond, 0, 0,
 			"req/scan = min", "189 MB, ~0.84 core (21 % of 4)"),
 		loadScenario("items1k_100ms", false, 1_000, 100*time.Millisecond, 1, 100*time.Millisecond,

@@ -1,0 +1,471 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path"
+	"testing"
+	"time"
+
+	"github.com/gopcua/opcua"
+	"github.com/gopcua/opcua/id"
+	"github.com/gopcua/opcua/ua"
+	"go.uber.org/goleak"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tagbridge/tagbridge/config"
+)
+
+// simYAML is the end-to-end gateway: one sim device with a sine, a counter
+// and a writable setpoint; an operator who may write; anonymous may read.
+const simYAML = `
+gateway: { name: sim-e2e, log: { level: warn } }
+opcua:
+  listen: 127.0.0.1:0
+  application_uri: urn:tagbridge:sim-e2e
+  security: [none]
+  anonymous: read
+  users:
+    - { name: operator, password_hash: "%s", role: write }
+devices:
+  - name: press
+    driver: sim
+    scan: 50ms
+    folder: Line1/Press
+    options: { seed: 7 }
+    tags:
+      - { name: Speed, address: "sine:period=2s,amplitude=50,offset=20", type: float64, unit: rpm }
+      - { name: Strokes, address: counter, type: uint32 }
+      - { name: Hydraulics/Setpoint, address: "memory:float32=180", type: float32, access: readwrite, range: [0, 250] }
+`
+
+const (
+	simURI      = "urn:tagbridge:sim-e2e"
+	simPassword = "s3cret-operator"
+	simSpeed    = "Line1/Press/Speed"
+	simStrokes  = "Line1/Press/Strokes"
+	simSetpoint = "Line1/Press/Hydraulics/Setpoint"
+	simLimit    = 10 * time.Second // bound of every wait
+)
+
+// TestSimEndToEnd is issue 2's end-to-end test: the real gateway (config ->
+// sim driver -> scheduler -> mapping -> store -> OPC UA server) on
+// 127.0.0.1:0, driven by the gopcua client as a SCADA system would.
+func TestSimEndToEnd(t *testing.T) {
+	leaks := goleak.IgnoreCurrent()
+	hash, err := bcrypt.GenerateFromPassword([]byte(simPassword), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(fmt.Appendf(nil, simYAML, hash), "sim-e2e.yaml")
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	g, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test"})
+	if err != nil {
+		t.Fatalf("gateway.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx, func(ep string) { ready <- ep }) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("gateway.Run returned %v after cancel, want nil", err)
+			}
+		case <-time.After(simLimit):
+			t.Errorf("gateway.Run did not return within %s of cancel", simLimit)
+		}
+	}
+	t.Cleanup(stop)
+	var ep string
+	select {
+	case ep = <-ready:
+	case err := <-done:
+		t.Fatalf("gateway.Run: %v", err)
+	case <-time.After(simLimit):
+		t.Fatalf("gateway not listening within %s", simLimit)
+	}
+
+	anon := simConnect(t, ep, opcua.AuthAnonymous())
+	op := simConnect(t, ep, opcua.AuthUsername("operator", simPassword))
+	ns, err := anon.FindNamespace(simCtx(t), simURI)
+	if err != nil {
+		t.Fatalf("namespace %s: %v", simURI, err)
+	}
+	node := func(p string) *ua.NodeID { return ua.NewStringNodeID(ns, p) }
+
+	t.Run("browse", func(t *testing.T) { simCheckBrowse(t, anon, ns) })
+	t.Run("read", func(t *testing.T) { simCheckRead(t, anon, node) })
+	t.Run("subscribe", func(t *testing.T) { simCheckSubscribe(t, anon, node) })
+	t.Run("write", func(t *testing.T) { simCheckWrite(t, anon, op, node) })
+	t.Run("device status", func(t *testing.T) {
+		dvs := simWaitRead(t, anon, "Connected true", func(dvs []*ua.DataValue) bool {
+			return dvs[0].Status == ua.StatusOK && dvs[0].Value.Value() == true
+		}, node("_Devices/press/Connected"), node("_Devices/press/ReadCount"))
+		if n, ok := simNumber(dvs[1].Value.Value()); !ok || n < 1 {
+			t.Errorf("_Devices/press/ReadCount = %v, want >= 1", dvs[1].Value.Value())
+		}
+	})
+
+	// Shutdown: sessions closed, Run returns after cancel, nothing left behind.
+	_ = anon.Close(simCtx(t))
+	_ = op.Close(simCtx(t))
+	stop()
+	goleak.VerifyNone(t, leaks)
+}
+
+// simCheckBrowse walks Objects down to the device's folder and variables and
+// to its _Devices status folder, checking node ids, classes and data types.
+func simCheckBrowse(t *testing.T, c *opcua.Client, ns uint16) {
+	tree := simTree(t, c, ua.NewNumericNodeID(0, id.ObjectsFolder))
+	for _, want := range []struct {
+		path  string
+		class ua.NodeClass
+	}{
+		{"Line1", ua.NodeClassObject},
+		{"Line1/Press", ua.NodeClassObject},
+		{"Line1/Press/Hydraulics", ua.NodeClassObject},
+		{simSpeed, ua.NodeClassVariable},
+		{simStrokes, ua.NodeClassVariable},
+		{simSetpoint, ua.NodeClassVariable},
+		{"_Devices", ua.NodeClassObject},
+		{"_Devices/press", ua.NodeClassObject},
+		{"_Devices/press/Connected", ua.NodeClassVariable},
+		{"_Devices/press/State", ua.NodeClassVariable},
+		{"_Devices/press/LastError", ua.NodeClassVariable},
+	} {
+		rd, ok := tree[want.path]
+		if !ok {
+			t.Errorf("browsing Objects does not find %s (found %d nodes)", want.path, len(tree))
+			continue
+		}
+		if rd.NodeClass != want.class {
+			t.Errorf("%s is a %v, want %v", want.path, rd.NodeClass, want.class)
+		}
+		if want.class == ua.NodeClassVariable {
+			if got := rd.NodeID.NodeID; got.Namespace() != ns || got.StringID() != want.path {
+				t.Errorf("%s has NodeId %s, want ns=%d;s=%s", want.path, got, ns, want.path)
+			}
+		}
+	}
+	// Data types and access levels as a client sees them.
+	var req []*ua.ReadValueID
+	for _, p := range []string{simSpeed, simStrokes, simSetpoint} {
+		n := ua.NewStringNodeID(ns, p)
+		req = append(req,
+			&ua.ReadValueID{NodeID: n, AttributeID: ua.AttributeIDDataType},
+			&ua.ReadValueID{NodeID: n, AttributeID: ua.AttributeIDAccessLevel})
+	}
+	res, err := c.Read(simCtx(t), &ua.ReadRequest{NodesToRead: req})
+	if err != nil || len(res.Results) != len(req) {
+		t.Fatalf("read attributes: %v %+v", err, res)
+	}
+	for i, want := range []struct {
+		path     string
+		dataType uint32
+		writable bool
+	}{{simSpeed, id.Double, false}, {simStrokes, id.UInt32, false}, {simSetpoint, id.Float, true}} {
+		if dt, ok := res.Results[2*i].Value.Value().(*ua.NodeID); !ok || dt.IntID() != want.dataType {
+			t.Errorf("%s DataType = %v, want i=%d", want.path, res.Results[2*i].Value.Value(), want.dataType)
+		}
+		al, ok := res.Results[2*i+1].Value.Value().(uint8)
+		if !ok || al&uint8(ua.AccessLevelTypeCurrentRead) == 0 {
+			t.Errorf("%s AccessLevel = %v, want CurrentRead", want.path, res.Results[2*i+1].Value.Value())
+		}
+		if got := al&uint8(ua.AccessLevelTypeCurrentWrite) != 0; got != want.writable {
+			t.Errorf("%s AccessLevel %#x: writable %v, want %v", want.path, al, got, want.writable)
+		}
+	}
+}
+
+// simCheckRead: every tag reads Good, with its type, and with a source
+// timestamp (when the device answered) and a server timestamp.
+func simCheckRead(t *testing.T, c *opcua.Client, node func(string) *ua.NodeID) {
+	before := time.Now().Add(-time.Minute)
+	dvs := simWaitRead(t, c, "all Good", func(dvs []*ua.DataValue) bool {
+		for _, dv := range dvs {
+			if dv.Status != ua.StatusOK {
+				return false
+			}
+		}
+		return true
+	}, node(simSpeed), node(simStrokes), node(simSetpoint))
+	if v, ok := dvs[0].Value.Value().(float64); !ok || v < -30 || v > 70 {
+		t.Errorf("Speed = %#v, want a float64 in [-30, 70] (sine offset 20, amplitude 50)", dvs[0].Value.Value())
+	}
+	if _, ok := dvs[1].Value.Value().(uint32); !ok {
+		t.Errorf("Strokes = %#v, want a uint32", dvs[1].Value.Value())
+	}
+	if v, ok := dvs[2].Value.Value().(float32); !ok || v != 180 {
+		t.Errorf("Setpoint = %#v, want float32 180 (the memory's initial value)", dvs[2].Value.Value())
+	}
+	for i, name := range []string{"Speed", "Strokes", "Setpoint"} {
+		dv := dvs[i]
+		if dv.SourceTimestamp.Before(before) || dv.SourceTimestamp.After(time.Now().Add(time.Minute)) {
+			t.Errorf("%s SourceTimestamp %v, want the time of the read", name, dv.SourceTimestamp)
+		}
+		if dv.ServerTimestamp.Before(before) {
+			t.Errorf("%s ServerTimestamp %v, want the time of publication", name, dv.ServerTimestamp)
+		}
+	}
+}
+
+// simCheckSubscribe: a subscription delivers changing values of the sine
+// and of the counter, the counter never going backwards.
+func simCheckSubscribe(t *testing.T, c *opcua.Client, node func(string) *ua.NodeID) {
+	ch := make(chan *opcua.PublishNotificationData, 256)
+	sub, err := c.Subscribe(simCtx(t), &opcua.SubscriptionParameters{Interval: 50 * time.Millisecond}, ch)
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	defer func() { _ = sub.Cancel(simCtx(t)) }()
+	items := []*ua.MonitoredItemCreateRequest{
+		opcua.NewMonitoredItemCreateRequestWithDefaults(node(simSpeed), ua.AttributeIDValue, 1),
+		opcua.NewMonitoredItemCreateRequestWithDefaults(node(simStrokes), ua.AttributeIDValue, 2),
+	}
+	for _, it := range items {
+		it.RequestedParameters.SamplingInterval = 50
+	}
+	res, err := sub.Monitor(simCtx(t), ua.TimestampsToReturnBoth, items...)
+	if err != nil || len(res.Results) != 2 {
+		t.Fatalf("monitor: %v %+v", err, res)
+	}
+	for i, r := range res.Results {
+		if r.StatusCode != ua.StatusOK {
+			t.Fatalf("monitored item %d: %v", i, r.StatusCode)
+		}
+	}
+	speeds := map[float64]bool{}
+	var strokes []uint32
+	timeout := time.After(simLimit)
+	for len(speeds) < 4 || len(strokes) < 4 {
+		select {
+		case <-timeout:
+			t.Fatalf("within %s the client saw %d distinct speeds and strokes %v, want 4 changes of each", simLimit, len(speeds), strokes)
+		case n := <-ch:
+			if n.Error != nil {
+				t.Fatalf("publish: %v", n.Error)
+			}
+			dc, ok := n.Value.(*ua.DataChangeNotification)
+			if !ok {
+				continue
+			}
+			for _, it := range dc.MonitoredItems {
+				if it.Value.Status != ua.StatusOK {
+					t.Errorf("notification for handle %d: %v", it.ClientHandle, it.Value.Status)
+					continue
+				}
+				switch it.ClientHandle {
+				case 1:
+					v, ok := it.Value.Value.Value().(float64)
+					if !ok {
+						t.Fatalf("Speed notification %#v, want float64", it.Value.Value.Value())
+					}
+					speeds[v] = true
+				case 2:
+					v, ok := it.Value.Value.Value().(uint32)
+					if !ok {
+						t.Fatalf("Strokes notification %#v, want uint32", it.Value.Value.Value())
+					}
+					if len(strokes) > 0 && v <= strokes[len(strokes)-1] {
+						t.Errorf("Strokes %d after %d: a counter's changes arrive in order", v, strokes[len(strokes)-1])
+					}
+					strokes = append(strokes, v)
+				}
+			}
+		}
+	}
+}
+
+// simCheckWrite: the operator's write reaches the sim device and comes back
+// through a read of the device; anonymous and bad writes change nothing.
+func simCheckWrite(t *testing.T, anon, op *opcua.Client, node func(string) *ua.NodeID) {
+	write := func(c *opcua.Client, p string, v any) ua.StatusCode {
+		t.Helper()
+		vr, err := ua.NewVariant(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Write(simCtx(t), &ua.WriteRequest{NodesToWrite: []*ua.WriteValue{{
+			NodeID: node(p), AttributeID: ua.AttributeIDValue,
+			Value: &ua.DataValue{EncodingMask: ua.DataValueValue, Value: vr},
+		}}})
+		if err != nil || len(res.Results) != 1 {
+			t.Fatalf("write %s = %v: %v %+v", p, v, err, res)
+		}
+		return res.Results[0]
+	}
+	setpointIs := func(what string, want float32) {
+		t.Helper()
+		simWaitRead(t, anon, what, func(dvs []*ua.DataValue) bool {
+			return dvs[0].Status == ua.StatusOK && dvs[0].Value.Value() == want
+		}, node(simSetpoint))
+	}
+	setpointIs("Setpoint 180 before any write", 180)
+
+	if st := write(anon, simSetpoint, float32(99)); st != ua.StatusBadUserAccessDenied {
+		t.Errorf("anonymous write: %v, want BadUserAccessDenied", st)
+	}
+	if st := write(op, simSetpoint, float32(42.5)); st != ua.StatusOK {
+		t.Fatalf("operator write Setpoint = 42.5: %v, want Good", st)
+	}
+	// The value read back comes from the sim device's memory point: the
+	// write reached the device, and the read-after-write published it.
+	setpointIs("Setpoint 42.5 after the operator's write", 42.5)
+	if st := write(op, simSetpoint, float32(300)); st == ua.StatusOK {
+		t.Errorf("write 300 to a tag with range [0, 250]: Good, want a Bad status")
+	}
+	if st := write(op, simSetpoint, "high"); st != ua.StatusBadTypeMismatch {
+		t.Errorf("write a String to a Float tag: %v, want BadTypeMismatch", st)
+	}
+	if st := write(op, simSpeed, 1.0); st != ua.StatusBadNotWritable && st != ua.StatusBadUserAccessDenied {
+		t.Errorf("write to the read-only Speed: %v, want BadNotWritable", st)
+	}
+	// Several scans later (the counter counts them) the refused writes
+	// have changed nothing.
+	n0 := simWaitRead(t, anon, "Strokes Good", func(dvs []*ua.DataValue) bool { return dvs[0].Status == ua.StatusOK }, node(simStrokes))
+	start, _ := simNumber(n0[0].Value.Value())
+	simWaitRead(t, anon, "three more scans", func(dvs []*ua.DataValue) bool {
+		n, ok := simNumber(dvs[0].Value.Value())
+		return ok && n >= start+3
+	}, node(simStrokes))
+	setpointIs("Setpoint still 42.5 after refused writes", 42.5)
+	if st := write(op, simSetpoint, float32(200)); st != ua.StatusOK {
+		t.Fatalf("operator write Setpoint = 200: %v", st)
+	}
+	setpointIs("Setpoint 200 after a second write", 200)
+}
+
+// simConnect connects a gopcua client with security None; it is closed at
+// the end of the test (the test may close it earlier).
+func simConnect(t *testing.T, endpoint string, opts ...opcua.Option) *opcua.Client {
+	t.Helper()
+	opts = append([]opcua.Option{
+		opcua.SecurityMode(ua.MessageSecurityModeNone), opcua.SecurityPolicy(ua.SecurityPolicyURINone),
+		opcua.AutoReconnect(false), opcua.RequestTimeout(5 * time.Second),
+	}, opts...)
+	c, err := opcua.NewClient(endpoint, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(simCtx(t)); err != nil {
+		t.Fatalf("connect %s: %v", endpoint, err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c
+}
+
+func simCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// simWaitRead reads the Value of nodes (timestamps both) every 50 ms until
+// ok holds, for at most simLimit.
+func simWaitRead(t *testing.T, c *opcua.Client, what string, ok func([]*ua.DataValue) bool, nodes ...*ua.NodeID) []*ua.DataValue {
+	t.Helper()
+	req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth}
+	for _, n := range nodes {
+		req.NodesToRead = append(req.NodesToRead, &ua.ReadValueID{NodeID: n, AttributeID: ua.AttributeIDValue})
+	}
+	deadline := time.Now().Add(simLimit)
+	var last []*ua.DataValue
+	for time.Now().Before(deadline) {
+		res, err := c.Read(simCtx(t), req)
+		if err != nil {
+			t.Fatalf("read %v: %v", nodes, err)
+		}
+		if len(res.Results) != len(nodes) {
+			t.Fatalf("read %v: %d results", nodes, len(res.Results))
+		}
+		if last = res.Results; ok(last) {
+			return last
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var got []string
+	for _, dv := range last {
+		got = append(got, fmt.Sprintf("%v %v", dv.Status, dv.Value.Value()))
+	}
+	t.Fatalf("not within %s: %s (last read %v)", simLimit, what, got)
+	return nil
+}
+
+// simTree lists every node under root by its browse path, following
+// hierarchical references through objects (bounded).
+func simTree(t *testing.T, c *opcua.Client, root *ua.NodeID) map[string]*ua.ReferenceDescription {
+	t.Helper()
+	out := map[string]*ua.ReferenceDescription{}
+	type item struct {
+		path string
+		id   *ua.NodeID
+	}
+	queue := []item{{"", root}}
+	for visited := 0; len(queue) > 0 && visited < 500; visited++ {
+		it := queue[0]
+		queue = queue[1:]
+		for _, rd := range simBrowse(t, c, it.id) {
+			if rd.NodeID.NodeID.Namespace() == 0 { // ns0: Server object etc.
+				continue
+			}
+			p := path.Join(it.path, rd.BrowseName.Name)
+			out[p] = rd
+			if rd.NodeClass == ua.NodeClassObject {
+				queue = append(queue, item{p, rd.NodeID.NodeID})
+			}
+		}
+	}
+	return out
+}
+
+func simBrowse(t *testing.T, c *opcua.Client, n *ua.NodeID) []*ua.ReferenceDescription {
+	t.Helper()
+	res, err := c.Browse(simCtx(t), &ua.BrowseRequest{
+		View: &ua.ViewDescription{ViewID: ua.NewTwoByteNodeID(0)},
+		NodesToBrowse: []*ua.BrowseDescription{{
+			NodeID: n, BrowseDirection: ua.BrowseDirectionForward,
+			ReferenceTypeID: ua.NewNumericNodeID(0, id.HierarchicalReferences),
+			IncludeSubtypes: true, ResultMask: uint32(ua.BrowseResultMaskAll),
+		}},
+	})
+	if err != nil || len(res.Results) != 1 || res.Results[0].StatusCode != ua.StatusOK {
+		t.Fatalf("browse %s: %v %+v", n, err, res)
+	}
+	refs, cp := res.Results[0].References, res.Results[0].ContinuationPoint
+	for i := 0; len(cp) > 0 && i < 100; i++ {
+		next, err := c.BrowseNext(simCtx(t), &ua.BrowseNextRequest{ContinuationPoints: [][]byte{cp}})
+		if err != nil || len(next.Results) != 1 {
+			t.Fatalf("browse next %s: %v", n, err)
+		}
+		refs, cp = append(refs, next.Results[0].References...), next.Results[0].ContinuationPoint
+	}
+	return refs
+}
+
+func simNumber(v any) (float64, bool) {
+	switch x := v.(type) {
+	case uint32:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case int32:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
