@@ -88,8 +88,9 @@ func optionErrors(cfg *config.Config, errs *config.Errors, path string, err erro
 				continue
 			}
 			p := path
-			if m := optionKeyRE.FindStringSubmatch(line); m != nil {
-				p = path + "." + m[1]
+			if loc := optionKeyRE.FindStringSubmatchIndex(line); loc != nil {
+				p = path + "." + line[loc[2]:loc[3]]
+				line = line[loc[0]:] // the key path names the device: drop "modbus press3: "
 			}
 			cfg.Errorf(errs, p, "%s", line)
 		}

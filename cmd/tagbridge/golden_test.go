@@ -189,7 +189,8 @@ func checkMalformed(t *testing.T, name, dir, file string, v cliResult) {
 			t.Errorf("header says %s error(s) but %d lines follow (one error per line, each with its key path and line)", m[2], len(errs))
 		}
 	} else if len(lines) == 1 {
-		errs = []string{strings.TrimPrefix(lines[0], "tagbridge: ")}
+		// A YAML syntax error: `tagbridge: FILE: line N: ...`.
+		errs = []string{strings.TrimPrefix(strings.TrimPrefix(lines[0], "tagbridge: "), "testdata/"+name+"/tagbridge.yaml: ")}
 	} else {
 		t.Errorf("first line %q is not `tagbridge: FILE: N error(s):`", lines[0])
 	}

@@ -1,13 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/tagbridge/tagbridge/config"
 	"github.com/tagbridge/tagbridge/drivers/modbus/kepware"
 	"github.com/tagbridge/tagbridge/internal/gateway"
 )
@@ -19,7 +19,7 @@ func newPlanCmd() *cobra.Command {
 		Short: "Print the exact requests each device sends per scan class, and the ratio to the tag count",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(file)
+			cfg, err := gateway.Load(cmd.Context(), file) // plans only what validate accepts
 			if err != nil {
 				return inputErr(err)
 			}
@@ -63,7 +63,12 @@ func newProbeCmd() *cobra.Command {
 				opts["address"] = address
 			}
 			ctx := cmd.Context()
-			if err := gateway.ProbeModbus(ctx, opts, start, count, cmd.OutOrStdout()); err != nil {
+			err := gateway.ProbeModbus(ctx, opts, start, count, cmd.OutOrStdout())
+			var bad *gateway.InputError
+			switch {
+			case errors.As(err, &bad):
+				return inputErr(err)
+			case err != nil:
 				return runtimeErr(err)
 			}
 			return nil

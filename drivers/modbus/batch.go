@@ -166,13 +166,18 @@ func (b *Batch) exec(ctx context.Context, r Request, st *readState, depth int) (
 	}
 	werr := fmt.Errorf("modbus %s: %s:%d x%d (fc%d): %w", d.name, r.Table, r.Start, r.Count, r.Function(), err)
 	var exc Exception
-	if !errors.As(err, &exc) {
+	short := errors.Is(err, errShortReply)
+	if !errors.As(err, &exc) && !short {
 		return []Request{r}, werr
 	}
 	st.answered = true
+	// A reply that does not match the request (short, empty, wrong
+	// function code) is isolated like exception 2: such servers often
+	// have fewer registers than asked for. The points it cannot serve get
+	// BadCommunicationError; the scan goes on and the link stays open.
 	// depth bounds the recursion whatever Split does: each round halves
 	// the items, so 32 rounds is far more than any request holds.
-	if exc.Code == 2 && len(r.Items) > 1 && depth < 32 {
+	if (short || exc.Code == 2) && len(r.Items) > 1 && depth < 32 {
 		if halves := Split(r); len(halves) > 1 {
 			var res []Request
 			for i, h := range halves {
@@ -186,6 +191,9 @@ func (b *Batch) exec(ctx context.Context, r Request, st *readState, depth int) (
 		}
 	}
 	q := exc.Quality()
+	if short {
+		q = drivers.BadCommunicationError
+	}
 	for _, it := range r.Items {
 		st.set[it.Index] = true
 		st.out[it.Index] = drivers.Sample{Quality: q, Err: pointError(q, werr)}

@@ -94,7 +94,7 @@ func (d *Device) read(ctx context.Context, r Request) ([]uint16, time.Time, erro
 		}
 		at = time.Now()
 		if len(words) != int(r.Count) {
-			return fmt.Errorf("%w: %d values for %d requested", errFrame, len(words), r.Count)
+			return fmt.Errorf("%w: %d values for %d requested", errShortReply, len(words), r.Count)
 		}
 		return nil
 	})

@@ -57,6 +57,11 @@ var (
 	// errFrame: a reply arrived but was malformed (bad CRC/LRC, short frame,
 	// wrong unit id, garbage on the line).
 	errFrame = errors.New("bad frame")
+	// errShortReply: a well-formed normal reply with fewer values than
+	// asked for. Some servers (jsmodbus) answer a read past their memory
+	// this way instead of with exception 2: it is a per-request problem,
+	// like an exception, not a broken link.
+	errShortReply = errors.New("short reply")
 	// errRequest: the library refused the request before sending it.
 	errRequest = errors.New("invalid request")
 	// errLinkClosed: the link was closed while the request waited.
@@ -91,8 +96,8 @@ func classify(err error) errClass {
 	switch {
 	case err == nil:
 		return classOK
-	case errors.As(err, &exc):
-		return classException
+	case errors.As(err, &exc), errors.Is(err, errShortReply):
+		return classException // the device answered: the link is fine
 	case errors.Is(err, errTimeout), errors.Is(err, errUnitBackedOff):
 		return classTimeout
 	case errors.Is(err, errFrame):

@@ -171,7 +171,13 @@ func svError(err error) error {
 			return Exception{Code: 11}
 		case sv.ErrRequestTimedOut:
 			return errTimeout
-		case sv.ErrBadCRC, sv.ErrShortFrame, sv.ErrProtocolError, sv.ErrBadUnitId,
+		case sv.ErrProtocolError:
+			// The frame itself was sound (MBAP length / CRC checked), but
+			// its PDU does not match the request: a short or empty reply
+			// (jsmodbus answers reads past its memory so), or a wrong
+			// function code. A per-request problem, not a broken link.
+			return fmt.Errorf("%w: reply does not match the request (%s)", errShortReply, e)
+		case sv.ErrBadCRC, sv.ErrShortFrame, sv.ErrBadUnitId,
 			sv.ErrBadTransactionId, sv.ErrUnknownProtocolId:
 			return fmt.Errorf("%w: %s", errFrame, e)
 		case sv.ErrUnexpectedParameters, sv.ErrConfigurationError:

@@ -84,7 +84,7 @@ func planDevice(ctx context.Context, dev *mapping.Device) DevicePlan {
 // WritePlan prints plans as `tagbridge plan` shows them.
 func WritePlan(w io.Writer, plans []DevicePlan) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	var totalReq, totalTags int
+	var totalReq, totalTags, unplanned int
 	for _, dp := range plans {
 		fmt.Fprintf(tw, "device %s (driver %s)\n", dp.Device, dp.Driver)
 		if dp.Err != nil {
@@ -92,12 +92,13 @@ func WritePlan(w io.Writer, plans []DevicePlan) error {
 			continue
 		}
 		for _, sp := range dp.Classes {
-			totalTags += sp.Tags
 			if sp.Requests == nil {
+				unplanned += sp.Tags
 				fmt.Fprintf(tw, "  scan %s: %d tags, read as one batch (driver does not describe requests)\n", sp.Scan, sp.Tags)
 				continue
 			}
 			totalReq += len(sp.Requests)
+			totalTags += sp.Tags
 			fmt.Fprintf(tw, "  scan %s: %d tags in %d requests (%.3f requests/tag)\n", sp.Scan, sp.Tags, len(sp.Requests), ratio(len(sp.Requests), sp.Tags))
 			fmt.Fprintf(tw, "    unit\tfc\tstart\tcount\ttags\n")
 			for _, r := range sp.Requests {
@@ -105,7 +106,12 @@ func WritePlan(w io.Writer, plans []DevicePlan) error {
 			}
 		}
 	}
-	fmt.Fprintf(tw, "total: %d requests per scan for %d tags (%.3f requests/tag)\n", totalReq, totalTags, ratio(totalReq, totalTags))
+	if totalTags > 0 {
+		fmt.Fprintf(tw, "total: %d requests per scan for %d tags (%.3f requests/tag)\n", totalReq, totalTags, ratio(totalReq, totalTags))
+	}
+	if unplanned > 0 {
+		fmt.Fprintf(tw, "%d tags on drivers that read in one batch (sim, mtconnect)\n", unplanned)
+	}
 	return tw.Flush()
 }
 

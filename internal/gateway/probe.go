@@ -9,31 +9,38 @@ import (
 	"github.com/tagbridge/tagbridge/drivers/modbus"
 )
 
+// InputError marks a probe that failed on its arguments (address, count,
+// options) before any I/O: bad input, not a runtime failure.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
 // ProbeModbus reads count registers (or bits) from start once, through the
 // modbus driver with the given device options, and prints every decoding of
 // the words so a user can pick the type and byte order in one look.
 func ProbeModbus(ctx context.Context, opts map[string]any, start string, count int, w io.Writer) error {
 	table, addr, bit, err := modbus.ParseAddress(start)
 	if err != nil {
-		return err
+		return &InputError{err}
 	}
 	if bit >= 0 {
-		return fmt.Errorf("probe: start %q: give a register, not a bit", start)
+		return &InputError{fmt.Errorf("probe: start %q: give a register, not a bit", start)}
 	}
 	maxCount := 125
 	if table.IsBits() {
 		maxCount = 2000
 	}
 	if count < 1 || count > maxCount || int(addr)+count > 65536 {
-		return fmt.Errorf("probe: count %d: want 1..%d within the 65536 addresses", count, maxCount)
+		return &InputError{fmt.Errorf("probe: count %d: want 1..%d within the 65536 addresses", count, maxCount)}
 	}
 	drv, err := drivers.Lookup("modbus")
 	if err != nil {
 		return err
 	}
 	dev, err := drv.Open(ctx, "probe", opts)
-	if err != nil {
-		return err
+	if err != nil { // Open does no I/O: its errors are about the options
+		return &InputError{err}
 	}
 	defer dev.Close()
 

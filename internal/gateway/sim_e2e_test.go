@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"path"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ devices:
     tags:
       - { name: Speed, address: "sine:period=2s,amplitude=50,offset=20", type: float64, unit: rpm }
       - { name: Strokes, address: counter, type: uint32 }
-      - { name: Hydraulics/Setpoint, address: "memory:float32=180", type: float32, access: readwrite, range: [0, 250] }
+      - { name: Hydraulics/Setpoint, address: "memory:float32=1800", type: float32, access: readwrite, scale: { raw: [0, 2500], eng: [0, 250], clamp: true } }
 `
 
 const (
@@ -175,7 +176,7 @@ func simCheckBrowse(t *testing.T, c *opcua.Client, ns uint16) {
 		path     string
 		dataType uint32
 		writable bool
-	}{{simSpeed, id.Double, false}, {simStrokes, id.UInt32, false}, {simSetpoint, id.Float, true}} {
+	}{{simSpeed, id.Double, false}, {simStrokes, id.UInt32, false}, {simSetpoint, id.Double, true}} { // a scaled tag is a Double
 		if dt, ok := res.Results[2*i].Value.Value().(*ua.NodeID); !ok || dt.IntID() != want.dataType {
 			t.Errorf("%s DataType = %v, want i=%d", want.path, res.Results[2*i].Value.Value(), want.dataType)
 		}
@@ -207,8 +208,8 @@ func simCheckRead(t *testing.T, c *opcua.Client, node func(string) *ua.NodeID) {
 	if _, ok := dvs[1].Value.Value().(uint32); !ok {
 		t.Errorf("Strokes = %#v, want a uint32", dvs[1].Value.Value())
 	}
-	if v, ok := dvs[2].Value.Value().(float32); !ok || v != 180 {
-		t.Errorf("Setpoint = %#v, want float32 180 (the memory's initial value)", dvs[2].Value.Value())
+	if v, ok := dvs[2].Value.Value().(float64); !ok || math.Abs(v-180) > 1e-9 {
+		t.Errorf("Setpoint = %#v, want Double 180 (the memory's initial 1800, scaled)", dvs[2].Value.Value())
 	}
 	for i, name := range []string{"Speed", "Strokes", "Setpoint"} {
 		dv := dvs[i]
@@ -306,30 +307,47 @@ func simCheckWrite(t *testing.T, anon, op *opcua.Client, node func(string) *ua.N
 		}
 		return res.Results[0]
 	}
-	setpointIs := func(what string, want float32) {
+	setpointIs := func(what string, want float64) {
 		t.Helper()
 		simWaitRead(t, anon, what, func(dvs []*ua.DataValue) bool {
-			return dvs[0].Status == ua.StatusOK && dvs[0].Value.Value() == want
+			v, ok := dvs[0].Value.Value().(float64)
+			return dvs[0].Status == ua.StatusOK && ok && math.Abs(v-want) < 1e-9
 		}, node(simSetpoint))
 	}
 	setpointIs("Setpoint 180 before any write", 180)
 
-	if st := write(anon, simSetpoint, float32(99)); st != ua.StatusBadUserAccessDenied {
+	// UserAccessLevel tells each client beforehand whether it may write.
+	for _, u := range []struct {
+		who      string
+		c        *opcua.Client
+		writable bool
+	}{{"anonymous", anon, false}, {"operator", op, true}} {
+		res, err := u.c.Read(simCtx(t), &ua.ReadRequest{NodesToRead: []*ua.ReadValueID{{NodeID: node(simSetpoint), AttributeID: ua.AttributeIDUserAccessLevel}}})
+		if err != nil || len(res.Results) != 1 {
+			t.Fatalf("read UserAccessLevel as %s: %v", u.who, err)
+		}
+		al, _ := res.Results[0].Value.Value().(uint8)
+		if got := al&uint8(ua.AccessLevelTypeCurrentWrite) != 0; got != u.writable || al&uint8(ua.AccessLevelTypeCurrentRead) == 0 {
+			t.Errorf("Setpoint UserAccessLevel for %s = %#x (%v), want read and writable=%v", u.who, al, res.Results[0].Status, u.writable)
+		}
+	}
+	if st := write(anon, simSetpoint, 99.0); st != ua.StatusBadUserAccessDenied {
 		t.Errorf("anonymous write: %v, want BadUserAccessDenied", st)
 	}
-	if st := write(op, simSetpoint, float32(42.5)); st != ua.StatusOK {
+	if st := write(op, simSetpoint, 42.5); st != ua.StatusOK {
 		t.Fatalf("operator write Setpoint = 42.5: %v, want Good", st)
 	}
-	// The value read back comes from the sim device's memory point: the
-	// write reached the device, and the read-after-write published it.
+	// The value read back comes from the sim device's memory point (raw
+	// 425, scaled back): the write reached the device, and the
+	// read-after-write published it.
 	setpointIs("Setpoint 42.5 after the operator's write", 42.5)
-	if st := write(op, simSetpoint, float32(300)); st == ua.StatusOK {
-		t.Errorf("write 300 to a tag with range [0, 250]: Good, want a Bad status")
+	if st := write(op, simSetpoint, 300.0); st != ua.StatusBadOutOfRange {
+		t.Errorf("write 300 to a clamped tag with eng range [0, 250]: %v, want BadOutOfRange", st)
 	}
 	if st := write(op, simSetpoint, "high"); st != ua.StatusBadTypeMismatch {
-		t.Errorf("write a String to a Float tag: %v, want BadTypeMismatch", st)
+		t.Errorf("write a String to a Double tag: %v, want BadTypeMismatch", st)
 	}
-	if st := write(op, simSpeed, 1.0); st != ua.StatusBadNotWritable && st != ua.StatusBadUserAccessDenied {
+	if st := write(op, simSpeed, 1.0); st != ua.StatusBadNotWritable {
 		t.Errorf("write to the read-only Speed: %v, want BadNotWritable", st)
 	}
 	// Several scans later (the counter counts them) the refused writes
@@ -341,7 +359,7 @@ func simCheckWrite(t *testing.T, anon, op *opcua.Client, node func(string) *ua.N
 		return ok && n >= start+3
 	}, node(simStrokes))
 	setpointIs("Setpoint still 42.5 after refused writes", 42.5)
-	if st := write(op, simSetpoint, float32(200)); st != ua.StatusOK {
+	if st := write(op, simSetpoint, 200.0); st != ua.StatusOK {
 		t.Fatalf("operator write Setpoint = 200: %v", st)
 	}
 	setpointIs("Setpoint 200 after a second write", 200)

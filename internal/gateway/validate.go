@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/tagbridge/tagbridge/config"
 	"github.com/tagbridge/tagbridge/mapping"
@@ -44,6 +45,14 @@ func merge(first, later config.Errors) config.Errors {
 	if len(out) == 0 {
 		return nil
 	}
+	// File order reads best; errors without a line (env overrides) last.
+	sort.SliceStable(out, func(i, j int) bool {
+		li, lj := out[i].Line, out[j].Line
+		if li == 0 || lj == 0 {
+			return li != 0 && lj == 0
+		}
+		return li < lj
+	})
 	return out
 }
 
