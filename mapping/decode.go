@@ -20,11 +20,11 @@ const errClamped = "clamped to the engineering range"
 
 // current is the value Decode compares against: the Entry's, or the
 // never-read state for a tag without an Entry.
-func (t *Tag) current() *Value {
+func (t *Tag) current() Value {
 	if t.Entry != nil {
-		return t.Entry.v.Load()
+		return t.Entry.Load()
 	}
-	return &Value{Quality: drivers.BadWaitingForInitialData}
+	return Value{Quality: drivers.BadWaitingForInitialData}
 }
 
 // threshold is the deadband in engineering units (0: any change publishes).
@@ -90,7 +90,7 @@ func (t *Tag) Decode(s drivers.Sample, now time.Time) (v Value, publish bool) {
 		}
 		if cur.V != nil && cur.Quality == q {
 			if old, ok := cur.V.(float64); ok && !floatChanged(old, eng, t.threshold()) {
-				return *cur, false
+				return cur, false
 			}
 		}
 		return Value{V: eng, Quality: q, Source: src, Server: now, Err: errText}, true
@@ -115,7 +115,7 @@ func (t *Tag) Decode(s drivers.Sample, now time.Time) (v Value, publish bool) {
 		}
 	}
 	if cur.V != nil && cur.Quality == q && !changed(cur.V, val, t.threshold()) {
-		return *cur, false
+		return cur, false
 	}
 	return Value{V: val, Quality: q, Source: src, Server: now}, true
 }
@@ -123,9 +123,9 @@ func (t *Tag) Decode(s drivers.Sample, now time.Time) (v Value, publish bool) {
 // bad keeps the current value and Source timestamp under quality q; it
 // publishes only when the quality changes. The error text is built only
 // when publishing.
-func (t *Tag) bad(cur *Value, q drivers.Quality, err error, msg string, now time.Time) (Value, bool) {
+func (t *Tag) bad(cur Value, q drivers.Quality, err error, msg string, now time.Time) (Value, bool) {
 	if cur.Quality == q {
-		return *cur, false
+		return cur, false
 	}
 	switch {
 	case err != nil && msg != "":
@@ -163,7 +163,7 @@ func (t *Tag) SetQuality(q drivers.Quality, reason string, now time.Time) {
 	if t.Entry == nil {
 		return
 	}
-	cur := t.Entry.v.Load()
+	cur := t.Entry.Load()
 	if cur.Quality == q && cur.Err == reason {
 		return
 	}

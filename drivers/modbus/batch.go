@@ -18,22 +18,31 @@ var (
 // Read splits it until the bad points stand alone and keeps the split for
 // later scans, so a hole in the device's map costs its requests once.
 type Batch struct {
-	dev   *Device
-	addrs []drivers.Address
-	bad   []error   // per address: why it cannot be read (nil = planned)
-	reqs  []Request // Item.Index indexes addrs
+	dev  *Device
+	tags []string  // per address: its tag, for Requests (the addresses themselves are not kept)
+	bad  []error   // per address: why it cannot be read; nil when every address parsed
+	reqs []Request // Item.Index indexes addrs
+
+	// Scratch reused by every Read (a Batch is used by one goroutine at a
+	// time): a scan of a planned, answering device allocates nothing here.
+	set  []bool    // out[i] written in this read
+	next []Request // the plan after this read (splits after exception 2)
 }
 
 // Prepare parses addrs and plans their requests. It does no I/O. An
 // address that does not parse does not fail the batch: it reads as
 // BadConfigurationError with the reason (validate reports it before start).
 func (d *Device) Prepare(addrs []drivers.Address) (drivers.Batch, error) {
-	b := &Batch{dev: d, addrs: addrs, bad: make([]error, len(addrs))}
+	b := &Batch{dev: d, tags: make([]string, len(addrs))}
 	pts := make([]Point, 0, len(addrs))
 	idx := make([]int, 0, len(addrs))
 	for i, a := range addrs {
+		b.tags[i] = a.Tag
 		p, err := ParsePoint(a, d.opt.order)
 		if err != nil {
+			if b.bad == nil {
+				b.bad = make([]error, len(addrs))
+			}
 			b.bad[i] = pointError(drivers.BadConfigurationError, fmt.Errorf("modbus %s: tag %q: %w", d.name, a.Tag, err))
 			continue
 		}
@@ -56,7 +65,7 @@ func (b *Batch) Requests() []drivers.Request {
 	for _, r := range b.reqs {
 		tags := make([]string, 0, len(r.Items))
 		for _, it := range r.Items {
-			tags = append(tags, b.addrs[it.Index].Tag)
+			tags = append(tags, b.tags[it.Index])
 		}
 		out = append(out, drivers.Request{
 			Unit: int(r.Unit), Function: fmt.Sprintf("fc%d", r.Function()),
@@ -87,13 +96,18 @@ func (b *Batch) Read(ctx context.Context, out []drivers.Sample) error {
 	if d.closed {
 		return fmt.Errorf("modbus %s: read: %w", d.name, errClosed)
 	}
-	if len(out) != len(b.addrs) {
-		return fmt.Errorf("modbus %s: read: %d result slots for %d addresses", d.name, len(out), len(b.addrs))
+	if len(out) != len(b.tags) {
+		return fmt.Errorf("modbus %s: read: %d result slots for %d addresses", d.name, len(out), len(b.tags))
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("modbus %s: read: %w", d.name, err)
 	}
-	st := &readState{out: out, set: make([]bool, len(out))}
+	if cap(b.set) < len(out) {
+		b.set = make([]bool, len(out))
+	}
+	b.set = b.set[:len(out)]
+	clear(b.set)
+	st := &readState{out: out, set: b.set}
 	for i, err := range b.bad {
 		if err != nil {
 			out[i] = drivers.Sample{Quality: drivers.BadConfigurationError, Err: err}
@@ -101,17 +115,17 @@ func (b *Batch) Read(ctx context.Context, out []drivers.Sample) error {
 		}
 	}
 	var batchErr error
-	next := make([]Request, 0, len(b.reqs))
+	next := b.next[:0]
 	for _, r := range b.reqs {
 		if batchErr != nil {
 			next = append(next, r)
 			continue
 		}
-		got, err := b.exec(ctx, r, st, 0)
-		next = append(next, got...)
-		batchErr = err
+		next, batchErr = b.exec(ctx, r, st, 0, next)
 	}
-	b.reqs = next
+	// Swap the buffers: the old plan is the next Read's scratch.
+	b.reqs, b.next = next, b.reqs
+	clear(b.next) // drop the old plan's references to its Items
 	if batchErr == nil {
 		d.timeouts = 0
 		return nil
@@ -143,11 +157,11 @@ func (b *Batch) Read(ctx context.Context, out []drivers.Sample) error {
 	return batchErr
 }
 
-// exec runs one request and returns what should replace it in the plan:
+// exec runs one request and appends to plan what should replace it:
 // itself, or the pieces it was split into after exception 2. The error is
 // a transport failure (timeout, bad frame, lost connection, cancelled): the
 // caller stops the scan there.
-func (b *Batch) exec(ctx context.Context, r Request, st *readState, depth int) ([]Request, error) {
+func (b *Batch) exec(ctx context.Context, r Request, st *readState, depth int, plan []Request) ([]Request, error) {
 	d := b.dev
 	words, at, err := d.read(ctx, r)
 	if err == nil {
@@ -162,13 +176,13 @@ func (b *Batch) exec(ctx context.Context, r Request, st *readState, depth int) (
 			}
 			st.out[it.Index] = drivers.Sample{Value: v, Quality: drivers.Good, Time: at}
 		}
-		return []Request{r}, nil
+		return append(plan, r), nil
 	}
 	werr := fmt.Errorf("modbus %s: %s:%d x%d (fc%d): %w", d.name, r.Table, r.Start, r.Count, r.Function(), err)
 	var exc Exception
 	short := errors.Is(err, errShortReply)
 	if !errors.As(err, &exc) && !short {
-		return []Request{r}, werr
+		return append(plan, r), werr
 	}
 	st.answered = true
 	// A reply that does not match the request (short, empty, wrong
@@ -179,15 +193,13 @@ func (b *Batch) exec(ctx context.Context, r Request, st *readState, depth int) (
 	// the items, so 32 rounds is far more than any request holds.
 	if (short || exc.Code == 2) && len(r.Items) > 1 && depth < 32 {
 		if halves := Split(r); len(halves) > 1 {
-			var res []Request
 			for i, h := range halves {
-				got, herr := b.exec(ctx, h, st, depth+1)
-				res = append(res, got...)
-				if herr != nil {
-					return append(res, halves[i+1:]...), herr
+				var herr error
+				if plan, herr = b.exec(ctx, h, st, depth+1, plan); herr != nil {
+					return append(plan, halves[i+1:]...), herr
 				}
 			}
-			return res, nil
+			return plan, nil
 		}
 	}
 	q := exc.Quality()
@@ -198,5 +210,5 @@ func (b *Batch) exec(ctx context.Context, r Request, st *readState, depth int) (
 		st.set[it.Index] = true
 		st.out[it.Index] = drivers.Sample{Quality: q, Err: pointError(q, werr)}
 	}
-	return []Request{r}, nil
+	return append(plan, r), nil
 }

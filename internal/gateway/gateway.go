@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -86,6 +87,8 @@ func (g *Gateway) uaOptions(cfg *config.Config) uaserver.Options {
 		Security:       cfg.OPCUA.Security,
 		Anonymous:      cfg.OPCUA.Anonymous,
 		Users:          users(cfg.OPCUA.Users),
+		PKIDir:         pkiDir(cfg),
+		AutoTrust:      cfg.OPCUA.AutoTrust,
 		Limits:         limits(cfg.OPCUA.Limits),
 		Logger:         g.log.With("component", "opcua"),
 		Writer:         g.sched,
@@ -201,7 +204,7 @@ func deviceNamed(cfg *config.Config, name string) (config.Device, bool) {
 func users(us []config.User) []uaserver.User {
 	out := make([]uaserver.User, 0, len(us))
 	for _, u := range us {
-		out = append(out, uaserver.User{Name: u.Name, PasswordHash: u.PasswordHash, Role: u.Role})
+		out = append(out, uaserver.User{Name: u.Name, PasswordHash: u.PasswordHash, Role: u.Role, Thumbprint: u.Thumbprint})
 	}
 	return out
 }
@@ -218,4 +221,15 @@ func limits(l config.Limits) uaserver.Limits {
 		MaxBrowseContinuationPoints: l.MaxBrowseContinuationPoints,
 		MaxReferencesPerNode:        uint32(max(l.MaxReferencesPerBrowseResult, 0)),
 	}
+}
+
+// pkiDir resolves opcua.pki: a relative path is relative to the config
+// file's folder (so a service finds its PKI whatever its working
+// directory), or to the working directory for the built-in demo.
+func pkiDir(cfg *config.Config) string {
+	dir := cfg.OPCUA.PKI
+	if dir == "" || filepath.IsAbs(dir) || cfg.File == "" {
+		return dir
+	}
+	return filepath.Join(filepath.Dir(cfg.File), dir)
 }

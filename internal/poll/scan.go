@@ -16,7 +16,7 @@ import (
 type class struct {
 	period  time.Duration
 	tags    []*mapping.Tag
-	addrs   []drivers.Address
+	addrs   []drivers.Address // nil once prepared: the batch has what it needs
 	out     []drivers.Sample
 	batch   drivers.Batch // nil: Device.Read
 	prepErr error         // Prepare failed: the class is not polled until reopen
@@ -43,29 +43,28 @@ func scanTimeout(period time.Duration) time.Duration {
 // classes groups the device's polled tags by scan period (shortest first)
 // and prepares each group once when the device is a Preparer.
 func (r *runner) classes(dev drivers.Device, now time.Time) []*class {
-	by := map[time.Duration]*class{}
+	// Two passes so that every slice is allocated once at its final size:
+	// at 100k tags the slack of append's growth is megabytes.
+	count := map[time.Duration]int{}
 	for _, t := range r.dev.Tags {
-		if t == nil || t.Status {
-			continue
+		if p, ok := r.period(t); ok {
+			count[p]++
 		}
-		p := t.Scan
-		if p <= 0 {
-			p = r.dev.Scan
+	}
+	by := make(map[time.Duration]*class, len(count))
+	for p, n := range count {
+		by[p] = &class{period: p, next: now, tags: make([]*mapping.Tag, 0, n),
+			addrs: make([]drivers.Address, 0, n), out: make([]drivers.Sample, n)}
+	}
+	for _, t := range r.dev.Tags {
+		if p, ok := r.period(t); ok {
+			c := by[p]
+			c.tags = append(c.tags, t)
+			c.addrs = append(c.addrs, t.Addr)
 		}
-		if p <= 0 {
-			p = mapping.DefaultScan
-		}
-		c := by[p]
-		if c == nil {
-			c = &class{period: p, next: now}
-			by[p] = c
-		}
-		c.tags = append(c.tags, t)
-		c.addrs = append(c.addrs, t.Addr)
 	}
 	cs := make([]*class, 0, len(by))
 	for _, c := range by {
-		c.out = make([]drivers.Sample, len(c.tags))
 		cs = append(cs, c)
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].period < cs[j].period })
@@ -84,9 +83,28 @@ func (r *runner) classes(dev drivers.Device, now time.Time) []*class {
 				continue
 			}
 			c.batch = b
+			// The batch has parsed what it needs; the Address copies
+			// (80 bytes a tag) would only be held for the session.
+			c.addrs = nil
 		}
 	}
 	return cs
+}
+
+// period is the scan period of a polled tag; ok is false for tags the
+// scheduler does not poll (status tags).
+func (r *runner) period(t *mapping.Tag) (p time.Duration, ok bool) {
+	if t == nil || t.Status {
+		return 0, false
+	}
+	p = t.Scan
+	if p <= 0 {
+		p = r.dev.Scan
+	}
+	if p <= 0 {
+		p = mapping.DefaultScan
+	}
+	return p, true
 }
 
 // retargetClasses swaps the classes' tags for the new table's tags of the

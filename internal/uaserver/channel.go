@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopcua/opcua/ua"
@@ -36,6 +37,16 @@ type channel struct {
 	cfg  *uasc.Config
 	peer string
 
+	// Set at the first OpenSecureChannel, before any request is handled;
+	// renewals must keep them.
+	policy        string
+	mode          ua.MessageSecurityMode
+	remoteCert    []byte // the client's certificate (chain) on a secure channel
+	discoveryOnly bool   // a None channel while None is not configured
+
+	inflight  sync.WaitGroup // requests running on workers
+	workers   chan struct{}  // slots for them (maxWorkersPerChannel)
+	respLimit atomic.Uint32  // the largest response the client accepts (0: no limit)
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -72,7 +83,7 @@ func (s *Server) acceptLoop() {
 			conn.Close()
 			continue
 		}
-		c := &channel{srv: s, tcp: tcp, peer: conn.RemoteAddr().String(), closed: make(chan struct{})}
+		c := &channel{srv: s, tcp: tcp, peer: conn.RemoteAddr().String(), closed: make(chan struct{}), workers: make(chan struct{}, maxWorkersPerChannel)}
 		s.mu.Lock()
 		select {
 		case <-s.done:
@@ -138,6 +149,7 @@ func (c *channel) handshake() (*uacp.Conn, error) {
 		c.sendTCPError(ua.StatusBadTCPInternalError)
 		return nil, errors.New("client buffers below 8192 bytes")
 	}
+	c.setRespLimit(hel)
 	ack := &uacp.Acknowledge{
 		ReceiveBufSize: min(ourBufSize, hel.SendBufSize),
 		SendBufSize:    min(ourBufSize, hel.ReceiveBufSize),
@@ -152,6 +164,16 @@ func (c *channel) handshake() (*uacp.Conn, error) {
 		return nil, err
 	}
 	return conn, nil
+}
+
+// refuse sends an ERR with the reason and lets the client read it: closing
+// at once would reset the connection when the client's next request
+// arrives, and the client would see only a reset instead of the status.
+func (c *channel) refuse(code ua.StatusCode) {
+	c.sendTCPError(code)
+	c.tcp.CloseWrite()
+	c.tcp.SetReadDeadline(time.Now().Add(2 * time.Second))
+	io.Copy(io.Discard, io.LimitReader(c.tcp, 1<<20))
 }
 
 func (c *channel) sendTCPError(code ua.StatusCode) {
@@ -174,6 +196,7 @@ func (c *channel) serve() {
 		cancel()
 		c.close()
 		watch.Wait()
+		c.inflight.Wait() // their ctx is cancelled: device writes and login delays end
 		if c.sc != nil {
 			c.sc.Close() // after the TCP close: stops uasc's token expiry goroutine without a round trip
 		}
@@ -201,7 +224,8 @@ func (c *channel) serve() {
 	}
 	var rnd [8]byte
 	rand.Read(rnd[:])
-	c.cfg = &uasc.Config{SecurityPolicyURI: ua.SecurityPolicyURINone, SecurityMode: ua.MessageSecurityModeNone}
+	c.cfg = &uasc.Config{SecurityPolicyURI: ua.SecurityPolicyURINone, SecurityMode: ua.MessageSecurityModeNone,
+		Certificate: s.sec.cert(), LocalKey: s.sec.key()}
 	errch := make(chan error, 1)
 	c.sc, err = uasc.NewServerSecureChannel(s.EndpointURL(), conn, c.cfg, errch,
 		c.id|uint32(rnd[0])<<24, binary.LittleEndian.Uint32(rnd[1:5])%1023+1, binary.LittleEndian.Uint32(rnd[4:8])|1)
@@ -234,23 +258,70 @@ func (c *channel) serve() {
 			c.sendTCPError(ua.StatusBadDecodingError)
 			return
 		}
-		if c.cfg.SecurityPolicyURI != ua.SecurityPolicyURINone || c.cfg.SecurityMode != ua.MessageSecurityModeNone {
-			c.sendTCPError(ua.StatusBadSecurityPolicyRejected)
-			return
-		}
 		req := msg.Request()
 		if req == nil {
 			if msg.Response() != nil {
 				return
 			}
-			opened = true // OpenSecureChannel (issue or renew), answered by uasc
+			// OpenSecureChannel (issue or renew), already answered by uasc:
+			// a policy, mode or certificate we do not accept ends the
+			// channel before any service runs.
+			if st := c.checkOpen(opened); st != ua.StatusOK {
+				c.refuse(st)
+				return
+			}
+			opened = true
 			continue
 		}
-		s.nReq.Add(1)
-		if resp := s.dispatch(ctx, c, msg.RequestID, req); resp != nil {
-			c.send(msg.RequestID, resp)
+		if !opened {
+			c.sendTCPError(ua.StatusBadSecureChannelIDInvalid)
+			return
 		}
+		s.nReq.Add(1)
+		c.run(ctx, msg.RequestID, req)
 	}
+}
+
+// checkOpen checks an OpenSecureChannel that uasc accepted: the policy and
+// mode must be configured, the client certificate trusted (pki decides:
+// trusted/, rejected/, auto_trust), and a renewal must keep all three.
+func (c *channel) checkOpen(renew bool) ua.StatusCode {
+	s := c.srv
+	policy, mode := c.cfg.SecurityPolicyURI, c.cfg.SecurityMode
+	if renew {
+		if policy != c.policy || mode != c.mode || (policy != ua.SecurityPolicyURINone && !sameLeaf(c.cfg.RemoteCertificate, c.remoteCert)) {
+			s.log.Warn("opcua: secure channel renewal changed its security; channel closed", "peer", c.peer)
+			return ua.StatusBadSecurityPolicyRejected
+		}
+		return ua.StatusOK
+	}
+	c.policy, c.mode = policy, mode
+	if !s.sec.offers(policy, mode) {
+		if policy == ua.SecurityPolicyURINone && mode == ua.MessageSecurityModeNone {
+			// Clients discover the endpoints over None before they open a
+			// secure channel (Part 4, 5.4): without a None endpoint such a
+			// channel serves GetEndpoints and FindServers only.
+			c.discoveryOnly = true
+			return ua.StatusOK
+		}
+		s.log.Warn("opcua: secure channel refused: policy or mode not configured", "peer", c.peer, "policy", policy, "mode", mode)
+		return ua.StatusBadSecurityPolicyRejected
+	}
+	if policy == ua.SecurityPolicyURINone {
+		return ua.StatusOK
+	}
+	c.remoteCert = append([]byte(nil), c.cfg.RemoteCertificate...)
+	if st := s.sec.store.Verify(c.remoteCert, "", s.sec.autoTrust); st != ua.StatusOK {
+		return st // Verify logged why
+	}
+	return ua.StatusOK
+}
+
+// policyURI is the channel's security policy ("" before it is open).
+func (c *channel) policyURI() string { return c.policy }
+
+func (c *channel) secure() bool {
+	return c.policy != "" && c.policy != ua.SecurityPolicyURINone
 }
 
 // receive wraps uasc's Receive: a panic in the codec on hostile input must
@@ -276,6 +347,12 @@ func (c *channel) send(reqID uint32, resp ua.Response) bool {
 	}()
 	if c.isClosed() || c.sc == nil {
 		return false
+	}
+	if c.tooLarge(resp) {
+		c.srv.log.Warn("opcua: response larger than the client accepts", "peer", c.peer, "type", typeName(resp))
+		h := respHeader(nil, ua.StatusBadResponseTooLarge)
+		h.RequestHandle = resp.Header().RequestHandle
+		resp = &ua.ServiceFault{ResponseHeader: h}
 	}
 	c.tcp.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if err := c.sc.SendResponseWithContext(context.Background(), reqID, resp); err != nil {

@@ -9,6 +9,38 @@ import (
 	"github.com/gopcua/opcua/ua"
 )
 
+// maxWorkersPerChannel bounds the requests of one channel that run off its
+// goroutine at once; more wait for a slot (back-pressure on that client only).
+const maxWorkersPerChannel = 16
+
+// run answers one request. Requests that may wait on a device or on the
+// login throttle (Write, ActivateSession) run on a worker so the channel
+// keeps reading: a slow device write never delays this or another client's
+// Reads. Their responses may overtake later ones, which OPC UA allows
+// (responses are matched by request id).
+func (c *channel) run(ctx context.Context, reqID uint32, req ua.Request) {
+	switch req.(type) {
+	case *ua.WriteRequest, *ua.ActivateSessionRequest:
+	default:
+		if resp := c.srv.dispatch(ctx, c, reqID, req); resp != nil {
+			c.send(reqID, resp)
+		}
+		return
+	}
+	select {
+	case c.workers <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	c.inflight.Add(1)
+	go func() {
+		defer func() { <-c.workers; c.inflight.Done() }()
+		if resp := c.srv.dispatch(ctx, c, reqID, req); resp != nil {
+			c.send(reqID, resp)
+		}
+	}()
+}
+
 // dispatch runs one request under recover: a handler panic answers
 // BadInternalError and logs, it never ends the process or the channel.
 // A nil response means the answer comes later (Publish).
@@ -33,6 +65,11 @@ func (s *Server) handle(ctx context.Context, c *channel, reqID uint32, req ua.Re
 		return s.getEndpoints(r)
 	case *ua.FindServersRequest:
 		return s.findServers(r)
+	}
+	if c.discoveryOnly {
+		return fault(req, ua.StatusBadSecurityPolicyRejected)
+	}
+	switch r := req.(type) {
 	case *ua.CreateSessionRequest:
 		return s.sessions.create(c, r)
 	case *ua.ActivateSessionRequest:

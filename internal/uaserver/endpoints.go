@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/uapolicy"
 )
 
 const transportProfile = "http://opcfoundation.org/UA-Profile/Transport/uatcp-uasc-uabinary"
@@ -14,6 +15,7 @@ const transportProfile = "http://opcfoundation.org/UA-Profile/Transport/uatcp-ua
 const (
 	policyAnonymous = "anonymous"
 	policyUserName  = "username"
+	policyX509      = "x509"
 )
 
 func (s *Server) appDescription() *ua.ApplicationDescription {
@@ -36,20 +38,34 @@ func (s *Server) endpointsFor(reqURL string) []*ua.EndpointDescription {
 			}
 		}
 	}
+	eps := make([]*ua.EndpointDescription, 0, len(s.sec.endpoints))
+	for _, e := range s.sec.endpoints {
+		eps = append(eps, &ua.EndpointDescription{
+			EndpointURL: ep, Server: s.appDescription(), ServerCertificate: s.sec.cert(),
+			SecurityMode: e.mode, SecurityPolicyURI: e.uri, UserIdentityTokens: s.tokenPolicies(e),
+			TransportProfileURI: transportProfile, SecurityLevel: uapolicy.SecurityLevel(e.uri, e.mode),
+		})
+	}
+	return eps
+}
+
+// tokenPolicies lists the user tokens an endpoint accepts. On a secure
+// endpoint tokens use the channel's policy; on None they name the strongest
+// configured secure policy, so passwords are encrypted with our certificate
+// even there (only with None alone do they travel in clear text).
+func (s *Server) tokenPolicies(e secPolicy) []*ua.UserTokenPolicy {
+	uri := s.sec.userTokenURI(e.uri)
 	var tokens []*ua.UserTokenPolicy
 	if s.opt.Anonymous != "off" {
 		tokens = append(tokens, &ua.UserTokenPolicy{PolicyID: policyAnonymous, TokenType: ua.UserTokenTypeAnonymous})
 	}
-	if len(s.opt.Users) > 0 {
-		tokens = append(tokens, &ua.UserTokenPolicy{
-			PolicyID: policyUserName, TokenType: ua.UserTokenTypeUserName, SecurityPolicyURI: ua.SecurityPolicyURINone,
-		})
+	if hasPasswords(s.opt.Users) {
+		tokens = append(tokens, &ua.UserTokenPolicy{PolicyID: policyUserName, TokenType: ua.UserTokenTypeUserName, SecurityPolicyURI: uri})
 	}
-	return []*ua.EndpointDescription{{
-		EndpointURL: ep, Server: s.appDescription(), SecurityMode: ua.MessageSecurityModeNone,
-		SecurityPolicyURI: ua.SecurityPolicyURINone, UserIdentityTokens: tokens,
-		TransportProfileURI: transportProfile, SecurityLevel: 0,
-	}}
+	if hasThumbprints(s.opt.Users) && uri != ua.SecurityPolicyURINone {
+		tokens = append(tokens, &ua.UserTokenPolicy{PolicyID: policyX509, TokenType: ua.UserTokenTypeCertificate, SecurityPolicyURI: uri})
+	}
+	return tokens
 }
 
 func (s *Server) getEndpoints(r *ua.GetEndpointsRequest) ua.Response {

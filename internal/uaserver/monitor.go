@@ -30,6 +30,8 @@ type item struct {
 	queue   []*ua.DataValue
 	last    mapping.Value
 	hasLast bool
+	dirty   bool      // in the subscription's pending list
+	next    time.Time // earliest time of the next sample
 }
 
 // setFilter validates a DataChangeFilter (the only filter for data items).
@@ -127,17 +129,6 @@ func (it *item) push(dv *ua.DataValue) {
 	}
 }
 
-func reviseSampling(req float64, n *node) float64 {
-	ms := req
-	if ms < 0 || math.IsNaN(ms) {
-		ms = 0 // -1: use the publishing interval; we sample at the publishing interval anyway
-	}
-	if ms < n.minSample {
-		ms = n.minSample
-	}
-	return ms
-}
-
 func reviseQueue(q uint32) uint32 { return min(max(q, 1), maxQueueSize) }
 
 func (sess *session) createMonitoredItems(r *ua.CreateMonitoredItemsRequest) ua.Response {
@@ -188,7 +179,7 @@ func (sess *session) createMonitoredItems(r *ua.CreateMonitoredItemsRequest) ua.
 		p := c.RequestedParameters
 		it := &item{
 			handle: p.ClientHandle, node: n, tag: n.tag, attr: c.ItemToMonitor.AttributeID, ts: r.TimestampsToReturn,
-			mode: c.MonitoringMode, sampling: reviseSampling(p.SamplingInterval, n), queueSize: reviseQueue(p.QueueSize),
+			mode: c.MonitoringMode, sampling: reviseSampling(p.SamplingInterval, n, sub.interval), queueSize: reviseQueue(p.QueueSize),
 			discardOld: p.DiscardOldest,
 		}
 		if it.attr != ua.AttributeIDValue {
@@ -236,6 +227,7 @@ func (sess *session) createMonitoredItems(r *ua.CreateMonitoredItemsRequest) ua.
 		res[i].RevisedSamplingInterval = it.sampling
 		res[i].RevisedQueueSize = it.queueSize
 	}
+	sub.updateFastestLocked()
 	return &ua.CreateMonitoredItemsResponse{ResponseHeader: respHeader(r, ua.StatusOK), Results: res}
 }
 
@@ -268,7 +260,7 @@ func (sess *session) modifyMonitoredItems(r *ua.ModifyMonitoredItemsRequest) ua.
 				continue
 			}
 		}
-		it.handle, it.sampling, it.queueSize, it.discardOld = p.ClientHandle, reviseSampling(p.SamplingInterval, it.node), reviseQueue(p.QueueSize), p.DiscardOldest
+		it.handle, it.sampling, it.queueSize, it.discardOld = p.ClientHandle, reviseSampling(p.SamplingInterval, it.node, sub.interval), reviseQueue(p.QueueSize), p.DiscardOldest
 		if uint32(len(it.queue)) > it.queueSize {
 			it.queue = it.queue[uint32(len(it.queue))-it.queueSize:]
 		}
@@ -277,6 +269,7 @@ func (sess *session) modifyMonitoredItems(r *ua.ModifyMonitoredItemsRequest) ua.
 		}
 		res[i].RevisedSamplingInterval, res[i].RevisedQueueSize = it.sampling, it.queueSize
 	}
+	sub.updateFastestLocked()
 	return &ua.ModifyMonitoredItemsResponse{ResponseHeader: respHeader(r, ua.StatusOK), Results: res}
 }
 

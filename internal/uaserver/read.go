@@ -62,7 +62,14 @@ func (s *Server) readOne(sp *space, sess *session, rv *ua.ReadValueID, ts ua.Tim
 	if rv.IndexRange != "" {
 		return statusValue(ua.StatusBadIndexRangeNoData)
 	}
-	return &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(v)}
+	dv := &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(v)}
+	// Attributes other than Value have no source timestamp (Part 4, 7.7.3);
+	// the server timestamp is when we read them.
+	if ts == ua.TimestampsToReturnServer || ts == ua.TimestampsToReturnBoth {
+		dv.EncodingMask |= ua.DataValueServerTimestamp
+		dv.ServerTimestamp = time.Now()
+	}
+	return dv
 }
 
 // valueOf is the Value attribute: from the store for tags, else static or

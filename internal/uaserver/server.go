@@ -9,13 +9,13 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gopcua/opcua/ua"
 
+	"github.com/tagbridge/tagbridge/internal/uaauth"
 	"github.com/tagbridge/tagbridge/mapping"
 )
 
@@ -27,11 +27,13 @@ type Writer interface {
 	Write(ctx context.Context, t *mapping.Tag, v any) error
 }
 
-// User is one entry of the users list: a name, a bcrypt hash and a role.
+// User is one entry of the users list: a name, a bcrypt hash and/or a
+// certificate thumbprint, and a role.
 type User struct {
 	Name         string
-	PasswordHash string // bcrypt ($2a$/$2b$/$2y$)
+	PasswordHash string // bcrypt ($2a$/$2b$/$2y$); "" for a certificate-only user
 	Role         string // "read" | "write"
+	Thumbprint   string // optional: SHA-1 (hex) of the certificate of an X509 user token
 }
 
 // Limits bound what one client may ask for. Zero fields take the defaults.
@@ -84,9 +86,11 @@ type Options struct {
 	ProductName    string
 	Version        string
 	Commit         string
-	Security       []string // policies; only "none" is implemented
+	Security       []string // none | basic256sha256 | aes128_sha256_rsaoaep | aes256_sha256_rsapss
 	Anonymous      string   // "read" (default) | "off"
-	Users          []User   // UserName logins (checked with bcrypt)
+	Users          []User   // UserName logins (checked with bcrypt) and X509 user tokens (by thumbprint)
+	PKIDir         string   // own/ trusted/ rejected/ ...; required with a secure policy or X509 users
+	AutoTrust      bool     // accept and store unknown client certificates (commissioning only)
 	Limits         Limits
 	Logger         *slog.Logger
 	Writer         Writer // nil: every write answers BadNotWritable
@@ -102,12 +106,15 @@ type Stats struct {
 	PublishResponses  uint64
 	Requests          uint64
 	HandlerPanics     uint64
+	LoginFailures     uint64 // refused UserName and X509 logins
 }
 
 // Server is an OPC UA server over a mapping tag table.
 type Server struct {
 	opt    Options
 	log    *slog.Logger
+	sec    *security
+	auth   *uaauth.Authenticator
 	info   *serverInfo
 	lim    Limits
 	writer Writer
@@ -144,28 +151,12 @@ func New(opt Options, tbl *mapping.Table) (*Server, error) {
 	if len(opt.Security) == 0 {
 		opt.Security = []string{"none"}
 	}
-	for _, p := range opt.Security {
-		if strings.ToLower(p) != "none" {
-			return nil, fmt.Errorf("opcua: security policy %q is not supported yet (only none)", p)
-		}
+	eps, tokenURI, err := parseSecurity(opt.Security)
+	if err != nil {
+		return nil, err
 	}
-	switch opt.Anonymous {
-	case "":
+	if opt.Anonymous == "" {
 		opt.Anonymous = "read"
-	case "read", "off":
-	default:
-		return nil, fmt.Errorf("opcua: anonymous %q: want read or off", opt.Anonymous)
-	}
-	for i, u := range opt.Users {
-		if u.Name == "" || !strings.HasPrefix(u.PasswordHash, "$2") {
-			return nil, fmt.Errorf("opcua: users[%d]: want a name and a bcrypt password_hash", i)
-		}
-		if u.Role != "read" && u.Role != "write" {
-			return nil, fmt.Errorf("opcua: users[%d] %q: role %q: want read or write", i, u.Name, u.Role)
-		}
-	}
-	if opt.Anonymous == "off" && len(opt.Users) == 0 {
-		return nil, errors.New("opcua: anonymous is off and there are no users: nobody could connect")
 	}
 	if opt.ProductName == "" {
 		opt.ProductName = "Tagbridge"
@@ -177,6 +168,13 @@ func New(opt Options, tbl *mapping.Table) (*Server, error) {
 	s := &Server{
 		opt: opt, log: lg, lim: opt.Limits.withDefaults(), writer: opt.Writer,
 		done: make(chan struct{}), channels: map[*channel]struct{}{},
+		sec: &security{endpoints: eps, tokenURI: tokenURI, autoTrust: opt.AutoTrust},
+	}
+	if s.auth, err = newAuth(opt, lg); err != nil {
+		return nil, err
+	}
+	if err := s.openPKI(); err != nil {
+		return nil, err
 	}
 	s.info = &serverInfo{
 		namespaces: []string{"http://opcfoundation.org/UA/", opt.ApplicationURI},
@@ -185,8 +183,8 @@ func New(opt Options, tbl *mapping.Table) (*Server, error) {
 	}
 	s.sessions = newSessions(s)
 	s.SetTable(tbl)
-	if len(opt.Users) > 0 {
-		lg.Warn("opcua: user passwords travel in clear text on the None security policy; use it only on a trusted network")
+	if hasPasswords(opt.Users) && !s.sec.secure() {
+		lg.Warn("opcua: only the None security policy is configured: user passwords travel in clear text; use it only on a trusted network")
 	}
 	return s, nil
 }
@@ -291,7 +289,7 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Channels: nch, Sessions: ns, Subscriptions: nsub, MonitoredItems: nmi,
 		NotificationsSent: s.nNotif.Load(), PublishResponses: s.nPublish.Load(),
-		Requests: s.nReq.Load(), HandlerPanics: s.nPanic.Load(),
+		Requests: s.nReq.Load(), HandlerPanics: s.nPanic.Load(), LoginFailures: s.auth.Failures(),
 	}
 }
 

@@ -3,13 +3,11 @@ package uaserver
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/binary"
 	"sync"
 	"time"
 
 	"github.com/gopcua/opcua/ua"
-	"golang.org/x/crypto/bcrypt"
 )
 
 const (
@@ -39,17 +37,18 @@ type session struct {
 	name    string
 	timeout time.Duration
 
-	mu        sync.Mutex
-	ch        *channel
-	activated bool
-	user      string // "" = anonymous
-	canWrite  bool
-	nonce     []byte
-	lastSeen  time.Time
-	closed    bool
-	subs      map[uint32]*subscription
-	cps       map[string]*continuation
-	pubq      []*pendingPublish
+	mu         sync.Mutex
+	ch         *channel
+	activated  bool
+	user       string // "" = anonymous
+	canWrite   bool
+	nonce      []byte
+	clientCert []byte // from CreateSession on a secure channel
+	lastSeen   time.Time
+	closed     bool
+	subs       map[uint32]*subscription
+	cps        map[string]*continuation
+	pubq       []*pendingPublish
 }
 
 func newSessions(s *Server) *sessions {
@@ -84,6 +83,10 @@ func (ss *sessions) create(c *channel, r *ua.CreateSessionRequest) ua.Response {
 	case timeout > maxSessionTimeout:
 		timeout = maxSessionTimeout
 	}
+	sig, st := ss.checkClient(c, r)
+	if st != ua.StatusOK {
+		return fault(r, st)
+	}
 	ss.mu.Lock()
 	if ss.closed {
 		ss.mu.Unlock()
@@ -99,6 +102,10 @@ func (ss *sessions) create(c *channel, r *ua.CreateSessionRequest) ua.Response {
 		name: r.SessionName, timeout: timeout, ch: c, nonce: randomBytes(32), lastSeen: time.Now(),
 		subs: map[uint32]*subscription{}, cps: map[string]*continuation{},
 	}
+	c.lowerRespLimit(r.MaxResponseMessageSize)
+	if c.secure() {
+		sess.clientCert = append([]byte(nil), r.ClientCertificate...)
+	}
 	sess.key = tokenKey(sess.token)
 	ss.byToken[sess.key] = sess
 	ss.mu.Unlock()
@@ -106,9 +113,37 @@ func (ss *sessions) create(c *channel, r *ua.CreateSessionRequest) ua.Response {
 	return &ua.CreateSessionResponse{
 		ResponseHeader: respHeader(r, ua.StatusOK), SessionID: sess.id, AuthenticationToken: sess.token,
 		RevisedSessionTimeout: float64(timeout / time.Millisecond), ServerNonce: sess.nonce,
-		ServerEndpoints: s.endpointsFor(r.EndpointURL), ServerSignature: &ua.SignatureData{},
-		MaxRequestMessageSize: ourMaxMessage,
+		ServerEndpoints: s.endpointsFor(r.EndpointURL), ServerSignature: sig,
+		ServerCertificate: s.sec.cert(), MaxRequestMessageSize: ourMaxMessage,
 	}
+}
+
+// checkClient checks CreateSession's client certificate and nonce on a
+// secure channel and signs them (Part 4, 5.6.2): the certificate must be the
+// channel's, and its application URI the one the client describes.
+func (ss *sessions) checkClient(c *channel, r *ua.CreateSessionRequest) (*ua.SignatureData, ua.StatusCode) {
+	if !c.secure() {
+		return &ua.SignatureData{}, ua.StatusOK
+	}
+	sec := ss.srv.sec
+	if len(r.ClientNonce) < 32 {
+		return nil, ua.StatusBadNonceInvalid
+	}
+	if len(r.ClientCertificate) == 0 || !sameLeaf(r.ClientCertificate, c.remoteCert) {
+		return nil, ua.StatusBadCertificateInvalid
+	}
+	appURI := ""
+	if r.ClientDescription != nil {
+		appURI = r.ClientDescription.ApplicationURI
+	}
+	if st := sec.store.Verify(r.ClientCertificate, appURI, sec.autoTrust); st != ua.StatusOK {
+		return nil, st
+	}
+	sig, err := sec.serverSignature(c.policyURI(), r.ClientCertificate, r.ClientNonce)
+	if err != nil {
+		return nil, statusOf(err)
+	}
+	return sig, ua.StatusOK
 }
 
 func (ss *sessions) get(token *ua.NodeID) *session {
@@ -143,17 +178,26 @@ func (ss *sessions) activate(ctx context.Context, c *channel, r *ua.ActivateSess
 	if sess == nil {
 		return fault(r, ua.StatusBadSessionIDInvalid)
 	}
-	user, canWrite, st := ss.identify(r.UserIdentityToken)
-	if st != ua.StatusOK {
-		s.log.Warn("opcua: login refused", "peer", c.peer, "user", user, "status", st)
-		t := time.NewTimer(250 * time.Millisecond) // slow down password guessing
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+	sess.mu.Lock()
+	nonce, clientCert := sess.nonce, sess.clientCert
+	sess.mu.Unlock()
+	if c.secure() {
+		// The client proves it holds the key of the certificate it
+		// created the session with (Part 4, 5.6.3).
+		if len(clientCert) == 0 || !sameLeaf(clientCert, c.remoteCert) {
+			return fault(r, ua.StatusBadApplicationSignatureInvalid)
 		}
+		if st := s.sec.verifyClientSignature(c.policyURI(), c.remoteCert, nonce, r.ClientSignature); st != ua.StatusOK {
+			s.log.Warn("opcua: session activation refused: bad client signature", "peer", c.peer, "status", st)
+			return fault(r, st)
+		}
+	}
+	id, st := s.identify(ctx, c, r, nonce)
+	if st != ua.StatusOK {
+		s.log.Warn("opcua: login refused", "peer", c.peer, "user", id.user, "status", st)
 		return fault(r, st)
 	}
+	user, canWrite := id.user, id.role.CanWrite()
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
 	if sess.closed {
@@ -171,42 +215,6 @@ func (ss *sessions) activate(ctx context.Context, c *channel, r *ua.ActivateSess
 	sess.nonce = randomBytes(32)
 	sess.lastSeen = time.Now()
 	return &ua.ActivateSessionResponse{ResponseHeader: respHeader(r, ua.StatusOK), ServerNonce: sess.nonce}
-}
-
-// identify checks a user identity token: anonymous (policy "read") or a
-// user name with a bcrypt-checked password. It returns the user name ("" for
-// anonymous) and whether it may write.
-func (ss *sessions) identify(eo *ua.ExtensionObject) (string, bool, ua.StatusCode) {
-	opt := ss.srv.opt
-	var tok any
-	if eo != nil {
-		tok = eo.Value
-	}
-	switch t := tok.(type) {
-	case nil, *ua.AnonymousIdentityToken:
-		if opt.Anonymous == "off" {
-			return "", false, ua.StatusBadIdentityTokenRejected
-		}
-		return "", false, ua.StatusOK
-	case *ua.UserNameIdentityToken:
-		if t.EncryptionAlgorithm != "" {
-			return t.UserName, false, ua.StatusBadIdentityTokenInvalid // encrypted passwords need a secure policy
-		}
-		for _, u := range opt.Users {
-			if subtle.ConstantTimeCompare([]byte(u.Name), []byte(t.UserName)) == 1 {
-				if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), t.Password) != nil {
-					return t.UserName, false, ua.StatusBadUserAccessDenied
-				}
-				return u.Name, u.Role == "write", ua.StatusOK
-			}
-		}
-		// Same cost for an unknown name as for a wrong password.
-		if len(opt.Users) > 0 {
-			bcrypt.CompareHashAndPassword([]byte(opt.Users[0].PasswordHash), append([]byte{0}, t.Password...))
-		}
-		return t.UserName, false, ua.StatusBadUserAccessDenied
-	}
-	return "", false, ua.StatusBadIdentityTokenInvalid
 }
 
 func (ss *sessions) closeReq(c *channel, r *ua.CloseSessionRequest) ua.Response {

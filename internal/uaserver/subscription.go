@@ -50,6 +50,8 @@ type subscription struct {
 	retransmit   []*ua.NotificationMessage
 	w            *mapping.Watcher
 	intervalChng chan struct{}
+	pending      []*item       // items whose entry changed and that were not sampled yet
+	fastest      time.Duration // shortest item sampling interval below the publishing interval (0: none)
 
 	quit     chan struct{}
 	quitOnce sync.Once
@@ -116,6 +118,7 @@ func (sess *session) modifySubscription(r *ua.ModifySubscriptionRequest) ua.Resp
 	d, life, keep := revise(r.RequestedPublishingInterval, r.RequestedLifetimeCount, r.RequestedMaxKeepAliveCount)
 	sub.mu.Lock()
 	sub.interval, sub.lifetime, sub.keepAlive, sub.maxNotif, sub.priority = d, life, keep, r.MaxNotificationsPerPublish, r.Priority
+	sub.updateFastestLocked()
 	sub.mu.Unlock()
 	select {
 	case sub.intervalChng <- struct{}{}:
@@ -294,6 +297,9 @@ func (sub *subscription) run() {
 	sub.mu.Unlock()
 	t := time.NewTicker(d)
 	defer t.Stop()
+	st := time.NewTicker(time.Hour) // item sampling faster than publishing
+	st.Stop()
+	defer st.Stop()
 	for {
 		select {
 		case <-sub.quit:
@@ -303,6 +309,15 @@ func (sub *subscription) run() {
 		case <-sub.intervalChng:
 			sub.mu.Lock()
 			t.Reset(sub.interval)
+			if sub.fastest > 0 {
+				st.Reset(sub.fastest)
+			} else {
+				st.Stop()
+			}
+			sub.mu.Unlock()
+		case <-st.C:
+			sub.mu.Lock()
+			sub.sampleLocked()
 			sub.mu.Unlock()
 		case <-sub.nudge:
 			sub.mu.Lock()
@@ -419,15 +434,4 @@ func (sub *subscription) hasNotificationsLocked() bool {
 		}
 	}
 	return false
-}
-
-// sampleLocked drains the watcher: each changed entry is sampled once for
-// every item on it (changes between two cycles coalesce to the latest).
-func (sub *subscription) sampleLocked() {
-	for _, e := range sub.w.Drain(nil) {
-		v := e.Load()
-		for _, it := range sub.byEntry[e] {
-			it.sample(v, false)
-		}
-	}
 }
