@@ -71,6 +71,7 @@ type runner struct {
 	failures int // consecutive failed scans or opens
 	repeats  int // repeats of the current bad state since it was last logged
 	lastLog  time.Time
+	tags     tagLog // per-tag problem lines (taglog.go)
 }
 
 func newRunner(s *Scheduler, d *mapping.Device, prev *runner, cancel context.CancelFunc) *runner {

@@ -217,6 +217,7 @@ func (r *runner) scan(ctx context.Context, dev drivers.Device, cs []*class, c *c
 	}
 	r.s.met.ScanDone(r.name, took)
 	r.publishScan(took, err != nil, now)
+	r.tags.flush(r.log, now)
 	if err != nil {
 		if errors.Is(err, drivers.ErrBadConn) {
 			// run counts the failure and marks every tag.
@@ -246,6 +247,7 @@ func (r *runner) scan(ctx context.Context, dev drivers.Device, cs []*class, c *c
 	for i, t := range c.tags {
 		s := c.out[i]
 		t.Publish(s, now)
+		r.tags.note(r.log, t.Path, &s, now)
 		if !s.Quality.IsGood() && !s.Quality.IsUncertain() {
 			bad++
 			r.s.met.ReadError(r.name, pointClass(s.Quality))
