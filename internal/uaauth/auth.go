@@ -194,28 +194,36 @@ func (a *Authenticator) UserName(ctx context.Context, peer, name string, passwor
 // no such user: BadUserAccessDenied. Failures count and slow down like
 // UserName's.
 func (a *Authenticator) X509(ctx context.Context, peer string, certDER []byte) (Role, ua.StatusCode) {
+	_, role, st := a.X509User(ctx, peer, certDER)
+	return role, st
+}
+
+// X509User is X509 that also returns the name of the mapped user ("" when
+// the login failed), so sessions, logs and diagnostics show who logged in
+// rather than a thumbprint.
+func (a *Authenticator) X509User(ctx context.Context, peer string, certDER []byte) (string, Role, ua.StatusCode) {
 	host := peerHost(peer)
 	if err := a.wait(ctx, host); err != nil {
-		return RoleNone, ua.StatusBadUserAccessDenied
+		return "", RoleNone, ua.StatusBadUserAccessDenied
 	}
 	tp := thumbprint(certDER)
 	c, err := x509.ParseCertificate(certDER)
 	if err != nil {
 		a.failed(host, peer, "thumbprint", tp, "not a certificate")
-		return RoleNone, ua.StatusBadIdentityTokenInvalid
+		return "", RoleNone, ua.StatusBadIdentityTokenInvalid
 	}
 	if now := a.now(); now.Before(c.NotBefore) || now.After(c.NotAfter) {
 		a.failed(host, peer, "thumbprint", tp, "user certificate expired or not yet valid")
-		return RoleNone, ua.StatusBadIdentityTokenRejected
+		return "", RoleNone, ua.StatusBadIdentityTokenRejected
 	}
 	u := a.byThumb[tp]
 	if u == nil {
 		a.failed(host, peer, "thumbprint", tp, "no user has this certificate thumbprint")
-		return RoleNone, ua.StatusBadUserAccessDenied
+		return "", RoleNone, ua.StatusBadUserAccessDenied
 	}
 	a.thr.reset(host)
 	a.log.Debug("opcua: user logged in by certificate", "user", u.Name, "role", u.Role, "peer", peer)
-	return u.Role, ua.StatusOK
+	return u.Name, u.Role, ua.StatusOK
 }
 
 // Failures returns how many UserName and X509 logins failed since New.

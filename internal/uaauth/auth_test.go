@@ -316,23 +316,28 @@ func TestX509(t *testing.T) {
 	tests := []struct {
 		name string
 		der  []byte
+		user string
 		want Role
 		code ua.StatusCode
 	}{
-		{"mapped", cert, RoleWrite, ua.StatusOK},
-		{"not mapped", other, RoleNone, ua.StatusBadUserAccessDenied},
-		{"expired", expired, RoleNone, ua.StatusBadIdentityTokenRejected},
-		{"garbage", []byte("junk"), RoleNone, ua.StatusBadIdentityTokenInvalid},
-		{"empty", nil, RoleNone, ua.StatusBadIdentityTokenInvalid},
+		{"mapped", cert, "line-robot", RoleWrite, ua.StatusOK},
+		{"not mapped", other, "", RoleNone, ua.StatusBadUserAccessDenied},
+		{"expired", expired, "", RoleNone, ua.StatusBadIdentityTokenRejected},
+		{"garbage", []byte("junk"), "", RoleNone, ua.StatusBadIdentityTokenInvalid},
+		{"empty", nil, "", RoleNone, ua.StatusBadIdentityTokenInvalid},
 	}
 	for _, tc := range tests {
 		r, code := a.X509(context.Background(), "127.0.0.1:1", tc.der)
 		if r != tc.want || code != tc.code {
 			t.Errorf("%s: X509 = %v %v, want %v %v", tc.name, r, code, tc.want, tc.code)
 		}
+		name, r, code := a.X509User(context.Background(), "127.0.0.1:1", tc.der)
+		if name != tc.user || r != tc.want || code != tc.code {
+			t.Errorf("%s: X509User = %q %v %v, want %q %v %v", tc.name, name, r, code, tc.user, tc.want, tc.code)
+		}
 	}
-	if a.Failures() != 4 {
-		t.Errorf("Failures() = %d, want 4", a.Failures())
+	if a.Failures() != 8 {
+		t.Errorf("Failures() = %d, want 8 (4 refused certificates, each tried twice)", a.Failures())
 	}
 }
 

@@ -111,7 +111,7 @@ func (s *Server) handle(ctx context.Context, c *channel, reqID uint32, req ua.Re
 	case *ua.RepublishRequest:
 		return sess.republish(r)
 	case *ua.TransferSubscriptionsRequest:
-		return fault(r, ua.StatusBadNotImplemented)
+		return s.transferSubscriptions(sess, r)
 	case *ua.CreateMonitoredItemsRequest:
 		return sess.createMonitoredItems(r)
 	case *ua.ModifyMonitoredItemsRequest:

@@ -81,8 +81,9 @@ func (s *Server) openPKI() error {
 
 // identity is who activated a session.
 type identity struct {
-	user string // "" = anonymous
+	user string // "" = anonymous; the configured user name for passwords and X509 certificates
 	role uaauth.Role
+	x509 bool // logged in with a user certificate
 }
 
 // identify checks the identity token of an ActivateSession on channel c:
@@ -132,8 +133,20 @@ func (s *Server) identify(ctx context.Context, c *channel, r *ua.ActivateSession
 			s.log.Warn("opcua: login refused: bad user token signature", "peer", c.peer, "status", st)
 			return identity{}, st
 		}
-		role, st := s.auth.X509(ctx, c.peer, t.CertificateData)
-		return identity{user: "x509:" + pki.Thumbprint(t.CertificateData), role: role}, st
+		name, role, st := s.auth.X509User(ctx, c.peer, t.CertificateData)
+		if st != ua.StatusOK {
+			// No user: the log line of the refusal names the certificate.
+			return identity{user: "x509:" + pki.Thumbprint(t.CertificateData)}, st
+		}
+		return identity{user: name, role: role, x509: true}, st
 	}
 	return identity{}, ua.StatusBadIdentityTokenInvalid
+}
+
+// userLabel names a session's user in logs ("" is anonymous).
+func userLabel(user string) string {
+	if user == "" {
+		return "(anonymous)"
+	}
+	return user
 }

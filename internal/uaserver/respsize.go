@@ -36,8 +36,8 @@ func (c *channel) lowerRespLimit(n uint32) {
 
 // tooLarge reports whether resp would exceed the client's limit. Only
 // responses whose size the client drives (many results) are measured: the
-// measurement encodes the message once more. Publish responses are kept
-// small by maxNotifPerMessage instead: dropping one would lose data.
+// measurement encodes the message once more. Publish responses are built
+// to fit instead (messageLocked, publishBudget): dropping one would lose data.
 func (c *channel) tooLarge(resp ua.Response) bool {
 	limit := c.respLimit.Load()
 	if limit == 0 {

@@ -329,8 +329,10 @@ func TestX509UserToken(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	userCert := clientCert(t, testKey(t, 2), "urn:test:user")
+	var logs syncBuffer
 	f := start(t, func(o *Options) {
 		allPolicies(o)
+		o.Logger = newTextLogger(&logs)
 		o.PKIDir = dir
 		o.Users = append(o.Users, User{Name: "cell", Role: "write", Thumbprint: pki.Thumbprint(userCert)})
 	})
@@ -379,6 +381,10 @@ func TestX509UserToken(t *testing.T) {
 		c.Close(context.Background())
 		if err != nil || w.Results[0] != ua.StatusOK {
 			t.Fatalf("certificate user with the write role: %v %v", err, w)
+		}
+		// Logs name the configured user, not the certificate.
+		if l := logs.String(); !strings.Contains(l, `msg="opcua: session activated"`) || !strings.Contains(l, "user=cell") {
+			t.Errorf("no activation log line naming user cell:\n%s", l)
 		}
 	}
 }

@@ -135,6 +135,11 @@ type Server struct {
 	closeOnce sync.Once
 
 	nNotif, nPublish, nReq, nPanic atomic.Uint64
+
+	// publishHook, when set (benchmarks, before Start), is told of every
+	// Publish response written: when its cycle was due and when the
+	// response was on the wire.
+	publishHook func(due, written time.Time, notes int)
 }
 
 // New checks opt and builds the address space of tbl. It does not listen.

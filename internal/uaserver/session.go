@@ -24,6 +24,8 @@ type sessions struct {
 	nextID  uint32
 	subID   uint32 // last subscription id, server-wide (ids are never reused)
 	closed  bool
+
+	transferMu sync.Mutex // serialises TransferSubscriptions (see transfer.go)
 }
 
 // session is one client session. Its mutex guards the fields below it and
@@ -49,6 +51,7 @@ type session struct {
 	subs       map[uint32]*subscription
 	cps        map[string]*continuation
 	pubq       []*pendingPublish
+	status     []*statusNote // status changes for the next Publish requests
 }
 
 func newSessions(s *Server) *sessions {
@@ -214,6 +217,7 @@ func (ss *sessions) activate(ctx context.Context, c *channel, r *ua.ActivateSess
 	sess.activated, sess.user, sess.canWrite = true, user, canWrite
 	sess.nonce = randomBytes(32)
 	sess.lastSeen = time.Now()
+	s.log.Info("opcua: session activated", "name", sess.name, "peer", c.peer, "user", userLabel(user), "x509", id.x509, "write", canWrite)
 	return &ua.ActivateSessionResponse{ResponseHeader: respHeader(r, ua.StatusOK), ServerNonce: sess.nonce}
 }
 
@@ -248,7 +252,7 @@ func (ss *sessions) remove(sess *session, why string) {
 	sess.subs = map[uint32]*subscription{}
 	sess.cps = map[string]*continuation{}
 	pending := sess.pubq
-	sess.pubq = nil
+	sess.pubq, sess.status = nil, nil
 	sess.mu.Unlock()
 	for _, sub := range subs {
 		sub.stop()
@@ -256,7 +260,7 @@ func (ss *sessions) remove(sess *session, why string) {
 	for _, p := range pending {
 		p.ch.send(p.reqID, fault(p.req, ua.StatusBadSessionClosed))
 	}
-	ss.srv.log.Info("opcua: session ended", "name", sess.name, "why", why)
+	ss.srv.log.Info("opcua: session ended", "name", sess.name, "user", userLabel(sess.user), "why", why)
 }
 
 // channelClosed detaches sessions from a closed channel; they live on until

@@ -2,6 +2,7 @@ package uaserver
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopcua/opcua/ua"
@@ -12,8 +13,7 @@ import (
 const (
 	minPublishInterval = 50 * time.Millisecond
 	maxPublishInterval = time.Hour
-	maxRetransmit      = 16   // notification messages kept for Republish
-	maxNotifPerMessage = 5000 // when the client sets no limit
+	maxRetransmit      = 16 // notification messages kept for Republish
 )
 
 // pendingPublish is a queued Publish request waiting for notifications.
@@ -31,8 +31,9 @@ type pendingPublish struct {
 // itemCount-free paths; the subscription goroutine never holds sub.mu while
 // it takes session.mu.
 type subscription struct {
-	sess *session
-	id   uint32
+	srv   *Server
+	owner atomic.Pointer[session] // changes on TransferSubscriptions
+	id    uint32
 
 	mu           sync.Mutex
 	interval     time.Duration
@@ -76,7 +77,7 @@ func (sess *session) createSubscription(r *ua.CreateSubscriptionRequest) ua.Resp
 	s := sess.srv
 	d, life, keep := revise(r.RequestedPublishingInterval, r.RequestedLifetimeCount, r.RequestedMaxKeepAliveCount)
 	sub := &subscription{
-		sess: sess, interval: d, lifetime: life, keepAlive: keep, maxNotif: r.MaxNotificationsPerPublish,
+		srv: s, interval: d, lifetime: life, keepAlive: keep, maxNotif: r.MaxNotificationsPerPublish,
 		enabled: r.PublishingEnabled, priority: r.Priority, seq: 1,
 		items: map[uint32]*item{}, byEntry: map[*mapping.Entry][]*item{}, w: mapping.NewWatcher(),
 		intervalChng: make(chan struct{}, 1), quit: make(chan struct{}), nudge: make(chan struct{}, 1),
@@ -94,6 +95,7 @@ func (sess *session) createSubscription(r *ua.CreateSubscriptionRequest) ua.Resp
 	s.sessions.subID++
 	sub.id = s.sessions.subID
 	s.sessions.mu.Unlock()
+	sub.owner.Store(sess)
 	sess.subs[sub.id] = sub
 	s.wg.Add(1)
 	sess.mu.Unlock()
@@ -103,6 +105,9 @@ func (sess *session) createSubscription(r *ua.CreateSubscriptionRequest) ua.Resp
 		RevisedPublishingInterval: float64(d / time.Millisecond), RevisedLifetimeCount: life, RevisedMaxKeepAliveCount: keep,
 	}
 }
+
+// session is the subscription's current owner.
+func (sub *subscription) session() *session { return sub.owner.Load() }
 
 func (sess *session) sub(id uint32) *subscription {
 	sess.mu.Lock()
@@ -168,106 +173,6 @@ func (sess *session) setPublishingMode(r *ua.SetPublishingModeRequest) ua.Respon
 	return &ua.SetPublishingModeResponse{ResponseHeader: respHeader(r, ua.StatusOK), Results: res}
 }
 
-// publish queues the request; a subscription answers it when it has
-// notifications or a keep-alive is due.
-func (sess *session) publish(c *channel, reqID uint32, r *ua.PublishRequest) ua.Response {
-	acks := make([]ua.StatusCode, len(r.SubscriptionAcknowledgements))
-	for i, a := range r.SubscriptionAcknowledgements {
-		sub := sess.sub(a.SubscriptionID)
-		if sub == nil {
-			acks[i] = ua.StatusBadSubscriptionIDInvalid
-			continue
-		}
-		acks[i] = sub.ack(a.SequenceNumber)
-	}
-	sess.mu.Lock()
-	if len(sess.subs) == 0 {
-		sess.mu.Unlock()
-		return &ua.ServiceFault{ResponseHeader: respHeader(r, ua.StatusBadNoSubscription)}
-	}
-	var dropped *pendingPublish
-	sess.pubq = append(sess.pubq, &pendingPublish{ch: c, reqID: reqID, req: r, acks: acks})
-	if len(sess.pubq) > sess.srv.lim.MaxPublishRequests {
-		dropped = sess.pubq[0]
-		sess.pubq = sess.pubq[1:]
-	}
-	subs := make([]*subscription, 0, len(sess.subs))
-	for _, sub := range sess.subs {
-		subs = append(subs, sub)
-	}
-	sess.mu.Unlock()
-	if dropped != nil {
-		dropped.ch.send(dropped.reqID, fault(dropped.req, ua.StatusBadTooManyPublishRequests))
-	}
-	for _, sub := range subs {
-		select {
-		case sub.nudge <- struct{}{}:
-		default:
-		}
-	}
-	return nil
-}
-
-// answerIfNoSubscriptions fails queued Publish requests once the last
-// subscription is gone, so clients do not wait for their timeout.
-func (sess *session) answerIfNoSubscriptions() {
-	sess.mu.Lock()
-	var pending []*pendingPublish
-	if len(sess.subs) == 0 {
-		pending, sess.pubq = sess.pubq, nil
-	}
-	sess.mu.Unlock()
-	for _, p := range pending {
-		p.ch.send(p.reqID, fault(p.req, ua.StatusBadNoSubscription))
-	}
-}
-
-func (sess *session) takePublish() *pendingPublish {
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	for len(sess.pubq) > 0 {
-		p := sess.pubq[0]
-		sess.pubq = sess.pubq[1:]
-		if !p.ch.isClosed() {
-			return p
-		}
-	}
-	return nil
-}
-
-func (sess *session) hasPublish() bool {
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	return len(sess.pubq) > 0
-}
-
-func (sess *session) republish(r *ua.RepublishRequest) ua.Response {
-	sub := sess.sub(r.SubscriptionID)
-	if sub == nil {
-		return fault(r, ua.StatusBadSubscriptionIDInvalid)
-	}
-	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	for _, m := range sub.retransmit {
-		if m.SequenceNumber == r.RetransmitSequenceNumber {
-			return &ua.RepublishResponse{ResponseHeader: respHeader(r, ua.StatusOK), NotificationMessage: m}
-		}
-	}
-	return fault(r, ua.StatusBadMessageNotAvailable)
-}
-
-func (sub *subscription) ack(seq uint32) ua.StatusCode {
-	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	for i, m := range sub.retransmit {
-		if m.SequenceNumber == seq {
-			sub.retransmit = append(sub.retransmit[:i:i], sub.retransmit[i+1:]...)
-			return ua.StatusOK
-		}
-	}
-	return ua.StatusBadSequenceNumberUnknown
-}
-
 // stop ends the goroutine and releases every watch. It never blocks on the
 // goroutine, so a session can be closed from anywhere.
 func (sub *subscription) stop() {
@@ -290,7 +195,7 @@ func (sub *subscription) itemCount() int {
 }
 
 func (sub *subscription) run() {
-	s := sub.sess.srv
+	s := sub.srv
 	defer s.wg.Done()
 	sub.mu.Lock()
 	d := sub.interval
@@ -325,113 +230,10 @@ func (sub *subscription) run() {
 			late := sub.enabled && sub.hasNotificationsLocked()
 			sub.mu.Unlock()
 			if late {
-				sub.publishCycle(false)
+				sub.publishCycle(false, time.Now())
 			}
-		case <-t.C:
-			sub.publishCycle(true)
+		case at := <-t.C:
+			sub.publishCycle(true, at)
 		}
 	}
-}
-
-// publishCycle samples changes and, when there is something to say (data or
-// a due keep-alive), answers one queued Publish request (more while the
-// message overflows MaxNotificationsPerPublish).
-func (sub *subscription) publishCycle(tick bool) {
-	sess, s := sub.sess, sub.sess.srv
-	sub.mu.Lock()
-	sub.sampleLocked()
-	hasData := sub.enabled && sub.hasNotificationsLocked()
-	if tick && !hasData {
-		sub.keepCount++
-	}
-	due := hasData || sub.keepCount >= sub.keepAlive
-	sub.mu.Unlock()
-	if !due {
-		return
-	}
-	for range 64 { // bounded: at most 64 messages per cycle
-		p := sess.takePublish()
-		if p == nil {
-			sub.mu.Lock()
-			if tick {
-				sub.lifeCount++
-			}
-			expired := sub.lifeCount >= sub.lifetime
-			sub.mu.Unlock()
-			if expired {
-				s.log.Info("opcua: subscription expired (no publish requests)", "id", sub.id)
-				sess.mu.Lock()
-				delete(sess.subs, sub.id)
-				sess.mu.Unlock()
-				sub.stop()
-			}
-			return
-		}
-		sub.mu.Lock()
-		resp, n, more := sub.messageLocked(p)
-		sub.keepCount, sub.lifeCount = 0, 0
-		sub.mu.Unlock()
-		s.nPublish.Add(1) // counted before the send so Stats never lags what a client saw
-		s.nNotif.Add(uint64(n))
-		p.ch.send(p.reqID, resp)
-		if !more {
-			return
-		}
-	}
-}
-
-// messageLocked builds the Publish response: a data change message or a
-// keep-alive (which carries the next sequence number without using it).
-func (sub *subscription) messageLocked(p *pendingPublish) (*ua.PublishResponse, int, bool) {
-	max := int(sub.maxNotif)
-	if max == 0 || max > maxNotifPerMessage {
-		max = maxNotifPerMessage
-	}
-	var notes []*ua.MonitoredItemNotification
-	more := false
-	if sub.enabled {
-		for _, it := range sub.items {
-			if it.mode != ua.MonitoringModeReporting {
-				continue
-			}
-			for len(it.queue) > 0 {
-				if len(notes) >= max {
-					more = true
-					break
-				}
-				notes = append(notes, &ua.MonitoredItemNotification{ClientHandle: it.handle, Value: it.queue[0]})
-				it.queue[0] = nil
-				it.queue = it.queue[1:]
-			}
-		}
-	}
-	msg := &ua.NotificationMessage{SequenceNumber: sub.seq, PublishTime: time.Now(), NotificationData: []*ua.ExtensionObject{}}
-	if len(notes) > 0 {
-		msg.NotificationData = []*ua.ExtensionObject{ua.NewExtensionObject(&ua.DataChangeNotification{MonitoredItems: notes})}
-		sub.seq++
-		if sub.seq == 0 {
-			sub.seq = 1
-		}
-		sub.retransmit = append(sub.retransmit, msg)
-		if len(sub.retransmit) > maxRetransmit {
-			sub.retransmit = sub.retransmit[1:]
-		}
-	}
-	avail := make([]uint32, len(sub.retransmit))
-	for i, m := range sub.retransmit {
-		avail[i] = m.SequenceNumber
-	}
-	return &ua.PublishResponse{
-		ResponseHeader: respHeader(p.req, ua.StatusOK), SubscriptionID: sub.id, AvailableSequenceNumbers: avail,
-		MoreNotifications: more, NotificationMessage: msg, Results: p.acks,
-	}, len(notes), more
-}
-
-func (sub *subscription) hasNotificationsLocked() bool {
-	for _, it := range sub.items {
-		if it.mode == ua.MonitoringModeReporting && len(it.queue) > 0 {
-			return true
-		}
-	}
-	return false
 }
