@@ -126,3 +126,12 @@ type Deadband struct {
 	Absolute float64 `mapstructure:"absolute"`
 	Percent  float64 `mapstructure:"percent"` // of the eng range
 }
+
+// Compact drops what only error messages need (key path -> line, the keys
+// written explicitly), once a config has passed validation. With 100k tags
+// these maps hold tens of megabytes a running gateway never reads again;
+// errors found later simply carry no line number.
+func (c *Config) Compact() {
+	c.Lines = nil
+	c.explicit = nil
+}

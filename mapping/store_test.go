@@ -199,3 +199,36 @@ func TestStoreConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// Unwatching and watching again while a change is pending must not make
+// the entry show up twice in one Drain; a change pending at Unwatch time is
+// dropped with the watch.
+func TestStoreRewatch(t *testing.T) {
+	t.Parallel()
+	e := NewStore().Entry("a")
+	w := NewWatcher()
+	e.Watch(w)
+	e.Set(Value{V: 1})
+	e.Unwatch(w)
+	if got := w.Drain(nil); len(got) != 0 {
+		t.Fatalf("drain after unwatch: %d entries, want 0", len(got))
+	}
+	e.Set(Value{V: 2})
+	e.Watch(w)
+	e.Unwatch(w)
+	e.Watch(w)
+	e.Set(Value{V: 3})
+	e.Set(Value{V: 4})
+	got := w.Drain(nil)
+	if len(got) != 1 || got[0] != e {
+		t.Fatalf("drain after re-watch: %d entries, want a once", len(got))
+	}
+	if v := got[0].Load().V; v != 4 {
+		t.Fatalf("latest = %v, want 4", v)
+	}
+	select {
+	case <-w.C:
+	default:
+		t.Fatal("no token for the change")
+	}
+}

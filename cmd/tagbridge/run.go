@@ -147,6 +147,14 @@ func serveUntilDone(ctx context.Context, gw *gateway.Gateway, cfg *config.Config
 			}
 		}
 	}()
+	if a := os.Getenv("TAGBRIDGE_PPROF"); a != "" { // profiling, opt-in: never on by default
+		go func() {
+			if err := gateway.ServePprof(ctx, a); err != nil && ctx.Err() == nil {
+				log.Warn("pprof server stopped", "addr", a, "err", err)
+			}
+		}()
+		log.Warn("pprof enabled: do not expose this address", "addr", a)
+	}
 	if cfg.File != "" {
 		go func() {
 			if err := config.Watch(ctx, cfg.File, func() { reload(ctx, "file change") }); err != nil && ctx.Err() == nil {

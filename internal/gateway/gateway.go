@@ -58,6 +58,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Gateway, error)
 	if errs := Validate(ctx, cfg); len(errs) > 0 {
 		return nil, errs
 	}
+	cfg.Compact()
 	g := &Gateway{log: opt.Logger, opt: opt, store: mapping.NewStore(), base: cfg, discovered: map[string][]config.Tag{}}
 	maps.Copy(g.discovered, g.discoverAll(ctx, g.undiscovered(cfg))) // failures are retried in the background by Run
 	g.cfg = g.effective(cfg)
@@ -152,6 +153,7 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 	if errs := Validate(ctx, cfg); len(errs) > 0 {
 		return errs
 	}
+	cfg.Compact()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !reflect.DeepEqual(cfg.OPCUA, g.base.OPCUA) || cfg.Metrics != g.base.Metrics || cfg.Gateway != g.base.Gateway {
