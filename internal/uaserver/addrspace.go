@@ -1,6 +1,7 @@
 package uaserver
 
 import (
+	"iter"
 	"sort"
 	"strings"
 
@@ -47,6 +48,10 @@ type ref struct {
 
 // node is one node of the address space. Nodes are immutable once the space
 // is built; SetTable builds a new space instead of editing this one.
+//
+// A tag's variable has no id, name or display: they follow from its tag
+// path and are built when a client asks (nodeID, browseName, displayName),
+// which saves about 120 bytes per tag.
 type node struct {
 	id      *ua.NodeID
 	class   ua.NodeClass
@@ -77,6 +82,53 @@ type space struct {
 	// subtypes[t] holds t and every reference type derived from it.
 	subtypes map[uint32]map[uint32]bool
 	tags     int
+	// typed holds the nodes of the tag table (variables, properties,
+	// folders) in the order they were built. Their HasTypeDefinition
+	// references are stored forward only: the inverse ones would give
+	// BaseDataVariableType a list as long as the tag table. refs derives
+	// them from this list when a type node is browsed.
+	typed []*node
+	// dataTypes shares one DataType NodeId per type among the variables.
+	dataTypes map[uint32]*ua.NodeID
+}
+
+// refs yields the references of n: the stored ones, then (for a type node)
+// the derived inverse HasTypeDefinition references of the tag table's
+// nodes, in the order link would have stored them.
+func (sp *space) refs(n *node) iter.Seq[ref] {
+	return func(yield func(ref) bool) {
+		for _, r := range n.refs {
+			if !yield(r) {
+				return
+			}
+		}
+		if n.class != ua.NodeClassObjectType && n.class != ua.NodeClassVariableType {
+			return
+		}
+		for _, x := range sp.typed {
+			if x.typeDef == n && !yield(ref{typ: id.HasTypeDefinition, to: x}) {
+				return
+			}
+		}
+	}
+}
+
+// linkType sets the type definition of a node of the tag table: a forward
+// reference only (see typed).
+func (sp *space) linkType(n, typ *node) {
+	n.refs = append(n.refs, ref{typ: id.HasTypeDefinition, forward: true, to: typ})
+	n.typeDef = typ
+	sp.typed = append(sp.typed, n)
+}
+
+// dataTypeID is the shared NodeId of a ns0 DataType.
+func (sp *space) dataTypeID(dt uint32) *ua.NodeID {
+	n := sp.dataTypes[dt]
+	if n == nil {
+		n = ua.NewNumericNodeID(0, dt)
+		sp.dataTypes[dt] = n
+	}
+	return n
 }
 
 func (sp *space) node(n *ua.NodeID) *node {
@@ -90,9 +142,52 @@ func (sp *space) node(n *ua.NodeID) *node {
 func (sp *space) num(i uint32) *node { return sp.nodes[nodeKey{num: i}] }
 
 func (sp *space) add(n *node) *node {
-	k, _ := keyOf(n.id)
-	sp.nodes[k] = n
+	sp.nodes[n.key()] = n
 	return n
+}
+
+// key is n's key in the node map.
+func (n *node) key() nodeKey {
+	if n.id == nil {
+		return nodeKey{ns: nsApp, str: n.tag.Path}
+	}
+	k, _ := keyOf(n.id)
+	return k
+}
+
+func (n *node) nodeID() *ua.NodeID {
+	if n.id == nil {
+		return ua.NewStringNodeID(nsApp, n.tag.Path)
+	}
+	return n.id
+}
+
+// leaf is the last segment of a tag variable's path.
+func (n *node) leaf() string {
+	p := n.tag.Path
+	return p[strings.LastIndexByte(p, '/')+1:]
+}
+
+func (n *node) browseName() *ua.QualifiedName {
+	if n.id == nil {
+		return &ua.QualifiedName{NamespaceIndex: nsApp, Name: n.leaf()}
+	}
+	return n.name
+}
+
+// hasName reports whether n's BrowseName is q, without building it.
+func (n *node) hasName(q *ua.QualifiedName) bool {
+	if n.id == nil {
+		return q.NamespaceIndex == nsApp && q.Name == n.leaf()
+	}
+	return n.name.Name == q.Name && n.name.NamespaceIndex == q.NamespaceIndex
+}
+
+func (n *node) displayName() *ua.LocalizedText {
+	if n.id == nil {
+		return ua.NewLocalizedText(n.leaf())
+	}
+	return n.display
 }
 
 // link adds a forward reference from -> to and its inverse.
@@ -160,7 +255,7 @@ func dataTypeOf(t drivers.Type) (uint32, ua.TypeID) {
 // collides with a folder of another tag are skipped and returned so the
 // caller can log them (config validation should have refused them).
 func buildSpace(info *serverInfo, tbl *mapping.Table) (*space, []string) {
-	sp := &space{nodes: make(map[nodeKey]*node, 64+2*len(tableTags(tbl)))}
+	sp := &space{nodes: make(map[nodeKey]*node, nodeHint(tbl)), dataTypes: map[uint32]*ua.NodeID{}}
 	buildNS0(sp, info)
 	sp.computeSubtypes()
 
@@ -189,7 +284,7 @@ func buildSpace(info *serverInfo, tbl *mapping.Table) (*space, []string) {
 					name: &ua.QualifiedName{NamespaceIndex: nsApp, Name: seg}, display: ua.NewLocalizedText(seg),
 				})
 				sp.link(parent, id.Organizes, f)
-				sp.link(f, id.HasTypeDefinition, folderType)
+				sp.linkType(f, folderType)
 			} else if f.class != ua.NodeClassObject {
 				return nil
 			}
@@ -221,9 +316,8 @@ func buildSpace(info *serverInfo, tbl *mapping.Table) (*space, []string) {
 			access |= byte(ua.AccessLevelTypeCurrentWrite)
 		}
 		v := sp.add(&node{
-			id: ua.NewStringNodeID(nsApp, t.Path), class: ua.NodeClassVariable,
-			name: &ua.QualifiedName{NamespaceIndex: nsApp, Name: leaf}, display: ua.NewLocalizedText(leaf),
-			dataType: ua.NewNumericNodeID(0, dt), valueRank: -1, access: access,
+			class:    ua.NodeClassVariable, // id, name and display: from the tag path
+			dataType: sp.dataTypeID(dt), valueRank: -1, access: access,
 			minSample: float64(t.Scan.Milliseconds()), tag: t,
 		})
 		if t.Description != "" {
@@ -233,19 +327,19 @@ func buildSpace(info *serverInfo, tbl *mapping.Table) (*space, []string) {
 		sp.tags++
 		unit, hasUnit := lookupUnit(t.Unit)
 		if (t.Range == nil && !hasUnit) || !t.Type.Numeric() {
-			sp.link(v, id.HasTypeDefinition, varType)
+			sp.linkType(v, varType)
 			continue
 		}
-		sp.link(v, id.HasTypeDefinition, analogType)
+		sp.linkType(v, analogType)
 		prop := func(name string, dt uint32, val any) {
 			p := sp.add(&node{
 				id: ua.NewStringNodeID(nsApp, t.Path+"#"+name), class: ua.NodeClassVariable,
 				name: &ua.QualifiedName{NamespaceIndex: 0, Name: name}, display: ua.NewLocalizedText(name),
-				dataType: ua.NewNumericNodeID(0, dt), valueRank: -1, access: byte(ua.AccessLevelTypeCurrentRead),
+				dataType: sp.dataTypeID(dt), valueRank: -1, access: byte(ua.AccessLevelTypeCurrentRead),
 				static: ua.MustVariant(ua.NewExtensionObject(val)),
 			})
 			sp.link(v, id.HasProperty, p)
-			sp.link(p, id.HasTypeDefinition, propType)
+			sp.linkType(p, propType)
 		}
 		if t.Range != nil {
 			prop("EURange", id.Range, &ua.Range{Low: t.Range[0], High: t.Range[1]})
@@ -258,6 +352,26 @@ func buildSpace(info *serverInfo, tbl *mapping.Table) (*space, []string) {
 		}
 	}
 	return sp, skipped
+}
+
+// nodeHint is the number of nodes buildSpace makes for tbl, near enough to
+// size the node map once: namespace 0, the variables, their properties,
+// and the folders (estimated).
+func nodeHint(tbl *mapping.Table) int {
+	n := 64
+	for _, t := range tableTags(tbl) {
+		if t == nil {
+			continue
+		}
+		n++
+		if t.Range != nil {
+			n++
+		}
+		if t.Unit != "" {
+			n++
+		}
+	}
+	return n + n/64
 }
 
 func tableTags(tbl *mapping.Table) []*mapping.Tag {

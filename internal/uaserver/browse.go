@@ -103,7 +103,7 @@ func browseRefs(sp *space, bd *ua.BrowseDescription) ([]*ua.ReferenceDescription
 	}
 	mask := ua.NodeClass(bd.NodeClassMask)
 	out := []*ua.ReferenceDescription{}
-	for _, rf := range n.refs {
+	for rf := range sp.refs(n) {
 		switch {
 		case bd.BrowseDirection == ua.BrowseDirectionForward && !rf.forward,
 			bd.BrowseDirection == ua.BrowseDirectionInverse && rf.forward:
@@ -125,7 +125,7 @@ func browseRefs(sp *space, bd *ua.BrowseDescription) ([]*ua.ReferenceDescription
 func describe(rf ref, m ua.BrowseResultMask) *ua.ReferenceDescription {
 	t := rf.to
 	d := &ua.ReferenceDescription{
-		ReferenceTypeID: ua.NewTwoByteNodeID(0), NodeID: &ua.ExpandedNodeID{NodeID: t.id},
+		ReferenceTypeID: ua.NewTwoByteNodeID(0), NodeID: &ua.ExpandedNodeID{NodeID: t.nodeID()},
 		BrowseName: &ua.QualifiedName{}, DisplayName: &ua.LocalizedText{},
 		TypeDefinition: &ua.ExpandedNodeID{NodeID: ua.NewTwoByteNodeID(0)},
 	}
@@ -139,14 +139,14 @@ func describe(rf ref, m ua.BrowseResultMask) *ua.ReferenceDescription {
 		d.NodeClass = t.class
 	}
 	if m&ua.BrowseResultMaskBrowseName != 0 {
-		d.BrowseName = t.name
+		d.BrowseName = t.browseName()
 	}
 	if m&ua.BrowseResultMaskDisplayName != 0 {
-		d.DisplayName = t.display
+		d.DisplayName = t.displayName()
 	}
 	if m&ua.BrowseResultMaskTypeDefinition != 0 && t.typeDef != nil &&
 		(t.class == ua.NodeClassObject || t.class == ua.NodeClassVariable) {
-		d.TypeDefinition = &ua.ExpandedNodeID{NodeID: t.typeDef.id}
+		d.TypeDefinition = &ua.ExpandedNodeID{NodeID: t.typeDef.nodeID()}
 	}
 	return d
 }
@@ -182,14 +182,14 @@ func translateOne(sp *space, bp *ua.BrowsePath) *ua.BrowsePathResult {
 		}
 		var next []*node
 		for _, n := range cur {
-			for _, rf := range n.refs {
+			for rf := range sp.refs(n) {
 				if rf.forward == el.IsInverse {
 					continue
 				}
 				if rf.typ != refType && (!sub || !sp.isSubtype(rf.typ, refType)) {
 					continue
 				}
-				if rf.to.name.Name == el.TargetName.Name && rf.to.name.NamespaceIndex == el.TargetName.NamespaceIndex {
+				if rf.to.hasName(el.TargetName) {
 					next = append(next, rf.to)
 				}
 			}
@@ -201,7 +201,7 @@ func translateOne(sp *space, bp *ua.BrowsePath) *ua.BrowsePathResult {
 	}
 	targets := make([]*ua.BrowsePathTarget, len(cur))
 	for i, n := range cur {
-		targets[i] = &ua.BrowsePathTarget{TargetID: &ua.ExpandedNodeID{NodeID: n.id}, RemainingPathIndex: 0xFFFFFFFF}
+		targets[i] = &ua.BrowsePathTarget{TargetID: &ua.ExpandedNodeID{NodeID: n.nodeID()}, RemainingPathIndex: 0xFFFFFFFF}
 	}
 	return &ua.BrowsePathResult{StatusCode: ua.StatusOK, Targets: targets}
 }

@@ -13,30 +13,38 @@ const maxQueueSize = 100
 
 // item is one monitored item. All fields are guarded by its subscription's
 // mutex.
+//
+// With 100k items the layout matters (about 160 bytes per item): small
+// fields first, no copy of the whole store value, and no DataValue for the
+// usual queue size 1 (the queued value is last, see held).
 type item struct {
 	id, handle uint32
-	node       *node
-	tag        *mapping.Tag   // nil: a static attribute, reported once
-	entry      *mapping.Entry // the store entry it watches
 	attr       ua.AttributeID
 	ts         ua.TimestampsToReturn
 	mode       ua.MonitoringMode
-	sampling   float64
 	queueSize  uint32
+	trigger    ua.DataChangeTrigger
 	discardOld bool
-	filter     ua.DataChangeFilter
-	deadband   float64 // absolute threshold derived from the filter (0: none)
+	hasLast    bool
+	held       bool // queue size 1 and last is queued: built into the message when published
+	dirty      bool // in the subscription's pending list
+	ready      bool // in the subscription's ready list
 
-	queue   []*ua.DataValue
-	last    mapping.Value
-	hasLast bool
-	dirty   bool      // in the subscription's pending list
-	next    time.Time // earliest time of the next sample
+	node     *node
+	tag      *mapping.Tag   // nil: a static attribute, reported once
+	entry    *mapping.Entry // the store entry it watches
+	sibling  *item          // the next item of the subscription watching entry
+	sampling float64
+	deadband float64 // absolute threshold derived from the filter (0: none)
+	next     int64   // earliest time of the next sample, ns since the subscription's epoch
+
+	queue []*ua.DataValue // queue sizes above 1, attribute values, statuses
+	last  sampled
 }
 
 // setFilter validates a DataChangeFilter (the only filter for data items).
 func (it *item) setFilter(eo *ua.ExtensionObject) ua.StatusCode {
-	it.filter = ua.DataChangeFilter{Trigger: ua.DataChangeTriggerStatusValue}
+	it.trigger = ua.DataChangeTriggerStatusValue
 	it.deadband = 0
 	if eo == nil || eo.Value == nil {
 		return ua.StatusOK
@@ -67,7 +75,7 @@ func (it *item) setFilter(eo *ua.ExtensionObject) ua.StatusCode {
 	default:
 		return ua.StatusBadDeadbandFilterInvalid
 	}
-	it.filter = *f
+	it.trigger = f.Trigger
 	return ua.StatusOK
 }
 
@@ -80,30 +88,37 @@ func (it *item) sample(v mapping.Value, force bool) {
 	if !force && it.hasLast && !it.changed(v) {
 		return
 	}
-	it.last, it.hasLast = v, true
+	it.last, it.hasLast = sampleOf(v), true
+	if it.queueSize == 1 {
+		// The latest value wins (Part 4, 5.12.1.5): keep it in last only.
+		clear(it.queue)
+		it.queue = it.queue[:0]
+		it.held = true
+		return
+	}
 	it.push(dataValue(it.tag, v, it.ts))
 }
 
 func (it *item) changed(v mapping.Value) bool {
 	old := it.last
-	if v.Quality != old.Quality {
+	if v.Quality != old.q {
 		return true
 	}
-	if it.filter.Trigger == ua.DataChangeTriggerStatus {
+	if it.trigger == ua.DataChangeTriggerStatus {
 		return false
 	}
-	if it.filter.Trigger == ua.DataChangeTriggerStatusValueTimestamp && !v.Source.Equal(old.Source) {
+	if it.trigger == ua.DataChangeTriggerStatusValueTimestamp && !old.sameSource(v) {
 		return true
 	}
 	if it.deadband > 0 {
 		a, ok1 := asFloat(v.V)
-		b, ok2 := asFloat(old.V)
+		b, ok2 := asFloat(old.v)
 		if ok1 && ok2 {
 			// Floats, never integer subtraction: no wrap on unsigned types.
 			return math.Abs(a-b) > it.deadband
 		}
 	}
-	return v.V != old.V
+	return v.V != old.v
 }
 
 // push queues dv; a full queue drops the oldest (or the newest) value and
@@ -216,12 +231,10 @@ func (sess *session) createMonitoredItems(r *ua.CreateMonitoredItemsRequest) ua.
 		it.id = sub.nextItem
 		sub.items[it.id] = it
 		if it.entry != nil {
-			if len(sub.byEntry[it.entry]) == 0 {
-				it.entry.Watch(sub.w)
-			}
-			sub.byEntry[it.entry] = append(sub.byEntry[it.entry], it)
+			sub.watchLocked(it)
 			it.sample(it.entry.Load(), true)
 		}
+		sub.noteLocked(it)
 		total++
 		res[i].MonitoredItemID = it.id
 		res[i].RevisedSamplingInterval = it.sampling
@@ -261,6 +274,9 @@ func (sess *session) modifyMonitoredItems(r *ua.ModifyMonitoredItemsRequest) ua.
 			}
 		}
 		it.handle, it.sampling, it.queueSize, it.discardOld = p.ClientHandle, reviseSampling(p.SamplingInterval, it.node, sub.interval), reviseQueue(p.QueueSize), p.DiscardOldest
+		if it.queueSize != 1 {
+			it.unhold()
+		}
 		if uint32(len(it.queue)) > it.queueSize {
 			it.queue = it.queue[uint32(len(it.queue))-it.queueSize:]
 		}
@@ -292,6 +308,8 @@ func (sess *session) deleteMonitoredItems(r *ua.DeleteMonitoredItemsRequest) ua.
 			continue
 		}
 		sub.removeItemLocked(it)
+		clear(it.queue)
+		it.queue, it.held = nil, false // leaves the ready list at the next Publish
 	}
 	return &ua.DeleteMonitoredItemsResponse{ResponseHeader: respHeader(r, ua.StatusOK), Results: res}
 }
@@ -301,19 +319,7 @@ func (sub *subscription) removeItemLocked(it *item) {
 	if it.entry == nil {
 		return
 	}
-	list := sub.byEntry[it.entry]
-	out := list[:0]
-	for _, x := range list {
-		if x != it {
-			out = append(out, x)
-		}
-	}
-	if len(out) == 0 {
-		delete(sub.byEntry, it.entry)
-		it.entry.Unwatch(sub.w)
-	} else {
-		sub.byEntry[it.entry] = out
-	}
+	sub.unwatchLocked(it)
 }
 
 func (sess *session) setMonitoringMode(r *ua.SetMonitoringModeRequest) ua.Response {
@@ -341,10 +347,11 @@ func (sess *session) setMonitoringMode(r *ua.SetMonitoringModeRequest) ua.Respon
 		it.mode = r.MonitoringMode
 		switch {
 		case it.mode == ua.MonitoringModeDisabled:
-			it.queue, it.hasLast = nil, false
+			it.queue, it.hasLast, it.held = nil, false, false
 		case was == ua.MonitoringModeDisabled && it.entry != nil:
 			it.sample(it.entry.Load(), true)
 		}
+		sub.noteLocked(it)
 	}
 	return &ua.SetMonitoringModeResponse{ResponseHeader: respHeader(r, ua.StatusOK), Results: res}
 }
@@ -358,7 +365,7 @@ func (sub *subscription) reloaded(sp *space) {
 		if it.node == nil {
 			continue
 		}
-		n := sp.node(it.node.id)
+		n := sp.nodes[it.node.key()]
 		if n != nil && (it.tag == nil) == (n.tag == nil) {
 			it.node = n
 			if n.tag != nil {
@@ -367,23 +374,22 @@ func (sub *subscription) reloaded(sp *space) {
 					sub.removeItemLocked(it)
 					sub.items[it.id] = it
 					it.entry = n.tag.Entry
-					if len(sub.byEntry[it.entry]) == 0 {
-						it.entry.Watch(sub.w)
-					}
-					sub.byEntry[it.entry] = append(sub.byEntry[it.entry], it)
-					it.sample(it.entry.Load(), true)
+					sub.watchLocked(it)
+					sub.takeSample(it, it.entry.Load(), true)
 				}
 			}
 			continue
 		}
 		sub.removeItemLocked(it)
 		sub.items[it.id] = it // keep the id valid for Modify/Delete
+		it.unhold()
 		it.node, it.tag, it.entry = nil, nil, nil
 		if it.mode == ua.MonitoringModeReporting {
 			it.queue = append(it.queue, &ua.DataValue{
 				EncodingMask: ua.DataValueStatusCode | ua.DataValueServerTimestamp,
 				Status:       ua.StatusBadNodeIDUnknown, ServerTimestamp: time.Now(),
 			})
+			sub.noteLocked(it)
 		}
 	}
 }

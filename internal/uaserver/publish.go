@@ -232,45 +232,62 @@ func (sub *subscription) publishCycle(tick bool, start time.Time) {
 // keep-alive (which carries the next sequence number without using it).
 // Notifications are added while the response stays within the client's
 // message size and MaxNotificationsPerPublish; the rest waits for the next
-// Publish request (MoreNotifications).
+// Publish request (MoreNotifications). Only the ready list is visited, and
+// the notifications are encoded straight into one buffer.
 func (sub *subscription) messageLocked(p *pendingPublish) (*ua.PublishResponse, int, bool) {
 	maxN := int(sub.maxNotif) // 0: no count limit
 	budget := max(0, publishBudget(p.ch, len(p.acks), len(sub.retransmit)+1))
-	var notes []*ua.MonitoredItemNotification
-	more, used := false, 0
-	if sub.enabled {
+	var body []byte
+	n, more := 0, false
+	if sub.enabled && sub.trimReadyLocked() {
+		body = make([]byte, 4, min(budget, 32*len(sub.ready))+8)
+		now := time.Now().UnixNano()
+		done := 0 // items at the head of the ready list that are drained
 	items:
-		for _, it := range sub.items {
-			if it.mode != ua.MonitoringModeReporting {
-				continue
+		for _, it := range sub.ready {
+			if it.held && it.tag == nil {
+				it.held = false // cannot happen (unhold); never encode without a type
 			}
-			for len(it.queue) > 0 {
-				if maxN > 0 && len(notes) >= maxN {
+			for it.mode == ua.MonitoringModeReporting && it.queued() > 0 {
+				if maxN > 0 && n >= maxN {
 					more = true
 					break items
 				}
-				dv := it.queue[0]
-				sz := notificationSize(dv)
-				if used+sz > budget {
-					if len(notes) > 0 {
+				mark := len(body)
+				body = le.AppendUint32(body, it.handle)
+				if it.held {
+					body = appendTagValue(body, it.tag.Type, it.last, it.ts, now)
+				} else {
+					body = appendDataValue(body, it.queue[0])
+				}
+				if len(body)-4 > budget {
+					body = body[:mark]
+					if n > 0 {
 						more = true
 						break items
 					}
 					// This value alone exceeds what the client takes.
 					sub.srv.log.Warn("opcua: value larger than the client's message limit", "subscription", sub.id, "handle", it.handle)
-					dv = tooLargeValue()
-					sz = notificationSize(dv)
+					body = appendDataValue(le.AppendUint32(body, it.handle), tooLargeValue())
 				}
-				used += sz
-				notes = append(notes, &ua.MonitoredItemNotification{ClientHandle: it.handle, Value: dv})
-				it.queue[0] = nil
-				it.queue = it.queue[1:]
+				n++
+				if it.held {
+					it.held = false
+				} else {
+					it.queue[0] = nil
+					it.queue = it.queue[1:]
+				}
 			}
+			it.ready = false
+			done++
 		}
+		sub.dropReadyLocked(done)
 	}
 	msg := &ua.NotificationMessage{SequenceNumber: sub.seq, PublishTime: time.Now(), NotificationData: []*ua.ExtensionObject{}}
-	if len(notes) > 0 {
-		msg.NotificationData = []*ua.ExtensionObject{newDataChange(notes)}
+	if n > 0 {
+		le.PutUint32(body, uint32(n))
+		body = le.AppendUint32(body, 0xffffffff) // no DiagnosticInfos
+		msg.NotificationData = []*ua.ExtensionObject{dataChangeObject(body)}
 		sub.seq++
 		if sub.seq == 0 {
 			sub.seq = 1
@@ -284,7 +301,7 @@ func (sub *subscription) messageLocked(p *pendingPublish) (*ua.PublishResponse, 
 	return &ua.PublishResponse{
 		ResponseHeader: respHeader(p.req, ua.StatusOK), SubscriptionID: sub.id, AvailableSequenceNumbers: sub.availableLocked(),
 		MoreNotifications: more, NotificationMessage: msg, Results: p.acks,
-	}, len(notes), more
+	}, n, more
 }
 
 func (sub *subscription) availableLocked() []uint32 {
@@ -293,13 +310,4 @@ func (sub *subscription) availableLocked() []uint32 {
 		avail[i] = m.SequenceNumber
 	}
 	return avail
-}
-
-func (sub *subscription) hasNotificationsLocked() bool {
-	for _, it := range sub.items {
-		if it.mode == ua.MonitoringModeReporting && len(it.queue) > 0 {
-			return true
-		}
-	}
-	return false
 }

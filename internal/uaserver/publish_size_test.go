@@ -18,7 +18,7 @@ import (
 	"github.com/tagbridge/tagbridge/mapping"
 )
 
-func TestNotificationSize(t *testing.T) {
+func TestDataValueEncoding(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
 	both := byte(ua.DataValueValue | ua.DataValueSourceTimestamp | ua.DataValueServerTimestamp)
@@ -35,12 +35,12 @@ func TestNotificationSize(t *testing.T) {
 		{EncodingMask: ua.DataValueValue | ua.DataValueServerPicoseconds | ua.DataValueSourcePicoseconds, Value: ua.MustVariant(now)},
 		tooLargeValue(),
 	} {
-		b, err := ua.Encode(&ua.MonitoredItemNotification{ClientHandle: 1, Value: dv})
+		b, err := ua.Encode(dv)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := notificationSize(dv); got != len(b) {
-			t.Errorf("%v: notificationSize = %d, encoded %d bytes", dv.Value, got, len(b))
+		if got := appendDataValue([]byte{7}, dv); !bytes.Equal(got[1:], b) {
+			t.Errorf("%v: appendDataValue\n got %x\nwant %x", dv.Value, got[1:], b)
 		}
 		checkDataChangeEncoder(t, dv)
 	}
@@ -68,19 +68,19 @@ func checkDataChangeEncoder(t *testing.T, dv *ua.DataValue) {
 	}
 }
 
-func FuzzNotificationSize(f *testing.F) {
+func FuzzDataValueEncoding(f *testing.F) {
 	f.Add("Line1", 1.5, int64(7), byte(0xff))
 	f.Add("", 0.0, int64(-1), byte(0))
 	f.Fuzz(func(t *testing.T, s string, x float64, i int64, mask byte) {
 		for _, v := range []any{s, x, i, uint32(i), int8(i), []byte(s)} {
 			dv := &ua.DataValue{EncodingMask: mask & 0x3f, Value: ua.MustVariant(v), Status: ua.StatusBadOutOfRange,
 				SourceTimestamp: time.Unix(i, 0), ServerTimestamp: time.Now()}
-			b, err := ua.Encode(&ua.MonitoredItemNotification{ClientHandle: 9, Value: dv})
+			b, err := ua.Encode(dv)
 			if err != nil {
 				continue
 			}
-			if got := notificationSize(dv); got != len(b) {
-				t.Fatalf("%T %v mask %x: notificationSize = %d, encoded %d", v, v, mask, got, len(b))
+			if got := appendDataValue(nil, dv); !bytes.Equal(got, b) {
+				t.Fatalf("%T %v mask %x: appendDataValue\n got %x\nwant %x", v, v, mask, got, b)
 			}
 			checkDataChangeEncoder(t, dv)
 		}

@@ -216,13 +216,13 @@ func attribute(n *node, a ua.AttributeID, sess *session) (any, ua.StatusCode) {
 		n.class == ua.NodeClassDataType || n.class == ua.NodeClassReferenceType
 	switch a {
 	case ua.AttributeIDNodeID:
-		return n.id, ua.StatusOK
+		return n.nodeID(), ua.StatusOK
 	case ua.AttributeIDNodeClass:
 		return int32(n.class), ua.StatusOK
 	case ua.AttributeIDBrowseName:
-		return n.name, ua.StatusOK
+		return n.browseName(), ua.StatusOK
 	case ua.AttributeIDDisplayName:
-		return n.display, ua.StatusOK
+		return n.displayName(), ua.StatusOK
 	case ua.AttributeIDDescription:
 		if n.desc == nil {
 			return &ua.LocalizedText{}, ua.StatusOK

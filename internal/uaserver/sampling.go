@@ -52,7 +52,7 @@ func (sub *subscription) updateFastestLocked() {
 // to its queue size of samples between two publish messages.
 func (sub *subscription) sampleLocked() {
 	for _, e := range sub.w.Drain(nil) {
-		for _, it := range sub.byEntry[e] {
+		for it := sub.byEntry[e]; it != nil; it = it.sibling {
 			if !it.dirty {
 				it.dirty = true
 				sub.pending = append(sub.pending, it)
@@ -62,22 +62,22 @@ func (sub *subscription) sampleLocked() {
 	if len(sub.pending) == 0 {
 		return
 	}
-	now := time.Now()
+	now := int64(time.Since(sub.epoch))
 	keep := sub.pending[:0]
 	for _, it := range sub.pending {
 		if it.entry == nil || sub.items[it.id] != it {
 			it.dirty = false // deleted, or its node went away in a reload
 			continue
 		}
-		if now.Before(it.next) {
+		if now < it.next {
 			keep = append(keep, it)
 			continue
 		}
 		it.dirty = false
 		// 10% slack so a tick that fires a little early does not push the
 		// sample to the next tick.
-		it.next = now.Add(it.samplingDur() * 9 / 10)
-		it.sample(it.entry.Load(), false)
+		it.next = now + int64(it.samplingDur()*9/10)
+		sub.takeSample(it, it.entry.Load(), false)
 	}
 	clear(sub.pending[len(keep):])
 	sub.pending = keep

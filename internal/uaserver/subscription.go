@@ -46,12 +46,14 @@ type subscription struct {
 	keepCount    uint32
 	lifeCount    uint32
 	items        map[uint32]*item
-	byEntry      map[*mapping.Entry][]*item
+	byEntry      map[*mapping.Entry]*item // the first item watching an entry; more by item.sibling
 	nextItem     uint32
 	retransmit   []*ua.NotificationMessage
 	w            *mapping.Watcher
 	intervalChng chan struct{}
 	pending      []*item       // items whose entry changed and that were not sampled yet
+	ready        []*item       // reporting items with values queued, in the order they became ready (see noteLocked)
+	epoch        time.Time     // origin of item.next (monotonic)
 	fastest      time.Duration // shortest item sampling interval below the publishing interval (0: none)
 
 	quit     chan struct{}
@@ -78,8 +80,8 @@ func (sess *session) createSubscription(r *ua.CreateSubscriptionRequest) ua.Resp
 	d, life, keep := revise(r.RequestedPublishingInterval, r.RequestedLifetimeCount, r.RequestedMaxKeepAliveCount)
 	sub := &subscription{
 		srv: s, interval: d, lifetime: life, keepAlive: keep, maxNotif: r.MaxNotificationsPerPublish,
-		enabled: r.PublishingEnabled, priority: r.Priority, seq: 1,
-		items: map[uint32]*item{}, byEntry: map[*mapping.Entry][]*item{}, w: mapping.NewWatcher(),
+		enabled: r.PublishingEnabled, priority: r.Priority, seq: 1, epoch: time.Now(),
+		items: map[uint32]*item{}, byEntry: map[*mapping.Entry]*item{}, w: mapping.NewWatcher(),
 		intervalChng: make(chan struct{}, 1), quit: make(chan struct{}), nudge: make(chan struct{}, 1),
 	}
 	sess.mu.Lock()
@@ -182,8 +184,10 @@ func (sub *subscription) stop() {
 		for e := range sub.byEntry {
 			e.Unwatch(sub.w)
 		}
-		sub.byEntry = map[*mapping.Entry][]*item{}
+		sub.byEntry = map[*mapping.Entry]*item{}
 		sub.items = map[uint32]*item{}
+		clear(sub.ready)
+		sub.ready = nil
 		sub.mu.Unlock()
 	})
 }

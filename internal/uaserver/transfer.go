@@ -77,7 +77,7 @@ func (s *Server) transferOne(to *session, id uint32, initial bool) (ua.StatusCod
 		// The current value of every reporting item (Part 4, 5.13.7.2).
 		for _, it := range sub.items {
 			if it.entry != nil && it.mode == ua.MonitoringModeReporting {
-				it.sample(it.entry.Load(), true)
+				sub.takeSample(it, it.entry.Load(), true)
 			}
 		}
 	}
