@@ -67,6 +67,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Gateway, error)
 		return nil, err
 	}
 	g.tbl = tbl
+	g.base, g.cfg = g.light(cfg), g.light(g.cfg)
 	g.metrics = g.newMetrics()
 	g.sched = poll.New(tbl, poll.Options{Logger: opt.Logger, Metrics: g.metrics})
 	g.ua, err = uaserver.New(g.uaOptions(cfg), tbl)
@@ -190,7 +191,7 @@ func (g *Gateway) applyLocked(_ context.Context, base *config.Config) error {
 			g.metrics.Forget(d.Name)
 		}
 	}
-	g.base, g.cfg, g.tbl = base, cfg, tbl
+	g.base, g.cfg, g.tbl = g.light(base), g.light(cfg), tbl
 	return nil
 }
 
@@ -234,4 +235,21 @@ func pkiDir(cfg *config.Config) string {
 		return dir
 	}
 	return filepath.Join(filepath.Dir(cfg.File), dir)
+}
+
+// light returns cfg without its tag lists once nothing needs them: the tag
+// table holds what runs, and a reload brings a whole new config. The tags
+// are kept while an auto device still waits for discovery, because applying
+// its points recompiles base. With 100k tags this frees tens of megabytes.
+func (g *Gateway) light(cfg *config.Config) *config.Config {
+	if len(g.undiscovered(cfg)) > 0 {
+		return cfg
+	}
+	c := *cfg
+	c.Devices = make([]config.Device, len(cfg.Devices))
+	for i, d := range cfg.Devices {
+		d.Tags = nil
+		c.Devices[i] = d
+	}
+	return &c
 }
