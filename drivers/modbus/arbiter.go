@@ -68,6 +68,17 @@ type job struct {
 	opts  jobOpts
 	run   func(ctx context.Context, l link) error
 	done  chan error // buffered: the arbiter never blocks on a caller that left
+
+	// scan, when set instead of run, is a whole prepared read run as one
+	// job (see scan.go): its transactions do not cross goroutines one by
+	// one. mu is held by the arbiter while scan works on the caller's
+	// memory (results, plan) and released around each transaction;
+	// abandoned, set under mu by a caller whose ctx ended, tells the
+	// arbiter to stop touching that memory.
+	scan      scanner
+	mu        sync.Mutex
+	abandoned bool
+	scratch   []uint16 // bit reads as 0/1 words, reused by every request of the job
 }
 
 // jobOpts are the per-device settings the arbiter applies to a job.
@@ -197,14 +208,8 @@ func (a *arbiter) loop() {
 	}()
 	for {
 		// Quiet time first, so that a write queued meanwhile goes next.
-		if wait := time.Until(a.quietUntil); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-a.stop:
-				t.Stop()
-				return
-			case <-t.C:
-			}
+		if !a.quiet(context.Background()) {
+			return
 		}
 		j := a.next()
 		if j == nil {
@@ -225,6 +230,25 @@ func (a *arbiter) loop() {
 	}
 }
 
+// quiet waits for the end of the quiet time after the last transaction.
+// It reports false when the link is shutting down or ctx ended first.
+func (a *arbiter) quiet(ctx context.Context) bool {
+	wait := time.Until(a.quietUntil)
+	if wait <= 0 {
+		return true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-a.stop:
+		return false
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // next pops the next job: writes first, then polls, each in arrival order.
 func (a *arbiter) next() *job {
 	a.mu.Lock()
@@ -240,10 +264,23 @@ func (a *arbiter) next() *job {
 }
 
 func (a *arbiter) serve(j *job) error {
+	if j.scan != nil {
+		return a.serveScan(j)
+	}
 	if err := j.ctx.Err(); err != nil {
 		a.count(func(s *LinkStat) { s.Dropped++ })
 		return err
 	}
+	if err := a.begin(j); err != nil {
+		return err
+	}
+	err := j.run(j.ctx, a.conn)
+	return a.end(j, err)
+}
+
+// begin readies the link for one transaction of j: the unit must not be
+// backed off and the link must be open. It counts the request.
+func (a *arbiter) begin(j *job) error {
 	if err := a.unitCheck(j.unit); err != nil {
 		return err
 	}
@@ -251,7 +288,11 @@ func (a *arbiter) serve(j *job) error {
 		return err
 	}
 	a.count(func(s *LinkStat) { s.Requests++ })
-	err := j.run(j.ctx, a.conn)
+	return nil
+}
+
+// end starts the quiet time after a transaction and settles its outcome.
+func (a *arbiter) end(j *job, err error) error {
 	a.quietUntil = time.Now().Add(j.opts.delay)
 	return a.settle(j, err)
 }
@@ -325,6 +366,9 @@ func (a *arbiter) settle(j *job, err error) error {
 	case classOK, classException:
 		a.consecTimeouts, a.failures = 0, 0
 		delete(a.unitState, j.unit)
+		if err == nil {
+			return nil // before exc: errors.As would make it escape
+		}
 		var exc Exception
 		if errors.As(err, &exc) {
 			a.count(func(s *LinkStat) { s.Exceptions++; a.excCodes[exc.Code]++ })

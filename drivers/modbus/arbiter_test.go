@@ -3,6 +3,7 @@ package modbus
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -128,4 +129,97 @@ func TestQueue(t *testing.T) {
 		t.Errorf("addresses on the wire %v, want [0 30 20]: the write before the queued poll, the cancelled poll (10) never", got)
 	}
 	waitStat(t, drv, func(s LinkStat) bool { return s.Dropped == 1 })
+}
+
+// scanAddrs are three points that the planner cannot merge (default
+// max_gap 16): one prepared read is three requests, run as one link job.
+var scanAddrs = []drivers.Address{addr("hr:0", drivers.Uint16), addr("hr:200", drivers.Uint16), addr("hr:400", drivers.Uint16)}
+
+func wireAddrs(s *mbtest.Server) []uint16 {
+	var got []uint16
+	for _, r := range s.Requests() {
+		got = append(got, r.Addr)
+	}
+	return got
+}
+
+func TestScanLetsWritesGoFirst(t *testing.T) {
+	t.Parallel()
+	s := mbtest.Start(t)
+	s.SetDelay(100 * time.Millisecond)
+	for i, a := range []uint16{0, 200, 400} {
+		s.SetHR(1, a, uint16(10+i))
+	}
+	drv := NewDriver()
+	d := openDev(t, drv, "plc", tcpOpts(s.Addr))
+	w := openDev(t, drv, "plc-writer", tcpOpts(s.Addr))
+	b, err := d.Prepare(scanAddrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]drivers.Sample, len(scanAddrs))
+	done := make(chan error, 1)
+	go func() { done <- b.Read(context.Background(), out) }()
+	waitStat(t, drv, func(s LinkStat) bool { return s.Requests == 1 })
+	// The scan is on the wire: a write queued now goes before its next request.
+	if err := w.Write(context.Background(), addr("hr:30", drivers.Uint16), uint16(9)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	for i, smp := range out {
+		if smp.Quality != drivers.Good || smp.Value != uint16(10+i) {
+			t.Errorf("%s = %v %v (%v), want %d Good", scanAddrs[i].Addr, smp.Value, smp.Quality, smp.Err, 10+i)
+		}
+	}
+	if got := wireAddrs(s); !slices.Equal(got, []uint16{0, 30, 200, 400}) {
+		t.Errorf("addresses on the wire %v, want [0 30 200 400]: the write between the scan's requests", got)
+	}
+}
+
+func TestScanCancelledMidway(t *testing.T) {
+	t.Parallel()
+	s := mbtest.Start(t)
+	s.SetDelay(100 * time.Millisecond)
+	for i, a := range []uint16{0, 200, 400} {
+		s.SetHR(1, a, uint16(10+i))
+	}
+	drv := NewDriver()
+	d := openDev(t, drv, "plc", tcpOpts(s.Addr))
+	b, err := d.Prepare(scanAddrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]drivers.Sample, len(scanAddrs))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Read(ctx, out) }()
+	// The first request was answered and the second is on the wire.
+	waitStat(t, drv, func(s LinkStat) bool { return s.Requests == 2 })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled scan: %v, want context.Canceled", err)
+	}
+	if out[0].Quality != drivers.Good || out[0].Value != uint16(10) {
+		t.Errorf("hr:0 read before the cancel = %v %v, want 10 Good", out[0].Value, out[0].Quality)
+	}
+	for _, smp := range out[1:] {
+		if smp.Quality == drivers.Good || !errors.Is(smp.Err, context.Canceled) {
+			t.Errorf("point not read before the cancel: %v %v, want Bad with the ctx error", smp.Quality, smp.Err)
+		}
+	}
+	// The same batch reads again; the cancelled scan's third request never
+	// went out (the link runs one job at a time, so it would come first).
+	if err := b.Read(context.Background(), out); err != nil {
+		t.Fatalf("read after cancel: %v", err)
+	}
+	for i, smp := range out {
+		if smp.Quality != drivers.Good || smp.Value != uint16(10+i) {
+			t.Errorf("%s = %v %v (%v), want %d Good", scanAddrs[i].Addr, smp.Value, smp.Quality, smp.Err, 10+i)
+		}
+	}
+	if got := wireAddrs(s); !slices.Equal(got, []uint16{0, 200, 0, 200, 400}) {
+		t.Errorf("addresses on the wire %v, want [0 200 0 200 400]", got)
+	}
 }

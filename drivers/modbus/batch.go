@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tagbridge/tagbridge/drivers"
 )
@@ -27,6 +28,8 @@ type Batch struct {
 	// time): a scan of a planned, answering device allocates nothing here.
 	set  []bool    // out[i] written in this read
 	next []Request // the plan after this read (splits after exception 2)
+	st   readState // the read in progress
+	job  *job      // the link job that runs every read; nil after an abandoned read
 }
 
 // Prepare parses addrs and plans their requests. It does no I/O. An
@@ -75,11 +78,24 @@ func (b *Batch) Requests() []drivers.Request {
 	return out
 }
 
-// readState is the progress of one Batch.Read.
+// readState is the progress of one Batch.Read. The link goroutine fills
+// it (under the job's lock, see scan.go); the caller turns it into Samples.
 type readState struct {
-	out      []drivers.Sample
-	set      []bool // out[i] written in this read
-	answered bool   // the device answered at least one request
+	answered bool      // the device answered at least one request
+	next     []Request // the plan after this read
+	err      error     // the transport error that stopped the scan
+	replies  []reply   // per request that got an answer, in wire order
+	words    []uint16  // the words of every reply, back to back
+}
+
+// reply is one answered request: its words (words[off:off+r.Count]) or the
+// exception or short reply that makes its points Bad with q.
+type reply struct {
+	r   Request
+	off int
+	at  time.Time
+	err error
+	q   drivers.Quality
 }
 
 // Read runs the plan. Samples carry the time of the reply. A request the
@@ -91,6 +107,11 @@ type readState struct {
 // and Read returns the error if nothing was answered — wrapping
 // drivers.ErrBadConn after timeouts_before_reconnect such scans in a row, or
 // at once when the connection was lost.
+//
+// The requests run back to back as one job on the link's goroutine
+// (scan.go); the replies are decoded here, in the caller's goroutine, once
+// the job is done. When ctx ends Read returns at once: the points already
+// read keep their values, the others get the ctx error.
 func (b *Batch) Read(ctx context.Context, out []drivers.Sample) error {
 	d := b.dev
 	if d.closed {
@@ -107,32 +128,49 @@ func (b *Batch) Read(ctx context.Context, out []drivers.Sample) error {
 	}
 	b.set = b.set[:len(out)]
 	clear(b.set)
-	st := &readState{out: out, set: b.set}
 	for i, err := range b.bad {
 		if err != nil {
 			out[i] = drivers.Sample{Quality: drivers.BadConfigurationError, Err: err}
-			st.set[i] = true
+			b.set[i] = true
 		}
 	}
+	if len(b.reqs) == 0 {
+		return nil // every address is bad: nothing to send
+	}
+	if b.job == nil {
+		b.job = newScanJob(d.opt.unit, d.jobOpts(), b)
+	}
+	st := &b.st
+	clear(st.replies) // drop the last read's references to its Items
+	*st = readState{next: b.next[:0], replies: st.replies[:0], words: st.words[:0]}
+	abandoned, err := d.arb.doScan(ctx, b.job)
 	var batchErr error
-	next := b.next[:0]
-	for _, r := range b.reqs {
-		if batchErr != nil {
-			next = append(next, r)
-			continue
-		}
-		next, batchErr = b.exec(ctx, r, st, 0, next)
+	switch {
+	case abandoned:
+		// The scan may still be running on the link goroutine with this
+		// job: leave it the job and keep the plan. It writes nothing of
+		// ours any more, and what it recorded so far is ours to decode
+		// (doScan took the job's lock to abandon it).
+		b.job = nil
+		batchErr = fmt.Errorf("modbus %s: read: %w", d.name, err)
+	case err != nil:
+		// The job never ran (link closed, caller gone while queued): a
+		// scan that runs reports through st.err.
+		batchErr = fmt.Errorf("modbus %s: read: %w", d.name, err)
+	default:
+		// Swap the buffers: the old plan is the next Read's scratch.
+		b.reqs, b.next = st.next, b.reqs
+		clear(b.next) // drop the old plan's references to its Items
+		batchErr = st.err
 	}
-	// Swap the buffers: the old plan is the next Read's scratch.
-	b.reqs, b.next = next, b.reqs
-	clear(b.next) // drop the old plan's references to its Items
+	b.decode(out)
 	if batchErr == nil {
 		d.timeouts = 0
 		return nil
 	}
 	q := qualityOf(batchErr)
 	for i := range out {
-		if !st.set[i] {
+		if !b.set[i] {
 			out[i] = drivers.Sample{Quality: q, Err: pointError(q, batchErr)}
 		}
 	}
@@ -157,25 +195,71 @@ func (b *Batch) Read(ctx context.Context, out []drivers.Sample) error {
 	return batchErr
 }
 
+// decode turns the replies of the scan into Samples.
+func (b *Batch) decode(out []drivers.Sample) {
+	st := &b.st
+	for _, rp := range st.replies {
+		r := rp.r
+		if rp.err != nil {
+			for _, it := range r.Items {
+				b.set[it.Index] = true
+				out[it.Index] = drivers.Sample{Quality: rp.q, Err: pointError(rp.q, rp.err)}
+			}
+			continue
+		}
+		words := st.words[rp.off : rp.off+int(r.Count)]
+		for k := range r.Items {
+			it := &r.Items[k] // an Item is 64 bytes: do not copy 1000 of them per scan
+			b.set[it.Index] = true
+			v, ok := decodeFast(&it.Point, words, int(it.Point.Addr)-int(r.Start))
+			if ok {
+				out[it.Index] = drivers.Sample{Value: v, Quality: drivers.Good, Time: rp.at}
+				continue
+			}
+			v, err := DecodeRegisters(it.Point, r.Words(words, *it))
+			if err != nil {
+				out[it.Index] = drivers.Sample{Quality: drivers.BadConfigurationError, Time: rp.at,
+					Err: pointError(drivers.BadConfigurationError, fmt.Errorf("modbus %s: %w", b.dev.name, err))}
+				continue
+			}
+			out[it.Index] = drivers.Sample{Value: v, Quality: drivers.Good, Time: rp.at}
+		}
+	}
+}
+
+// scan runs the plan on the link goroutine (scanner). It writes b.st only
+// while the job's lock is held, i.e. never after the caller abandoned it.
+func (b *Batch) scan(t scanLink) error {
+	st := &b.st
+	next := st.next
+	var err error
+	for k, r := range b.reqs {
+		if next, err = b.exec(t, r, st, 0, next); err != nil {
+			if errors.Is(err, errAbandoned) {
+				return err
+			}
+			next = append(next, b.reqs[k+1:]...)
+			break
+		}
+	}
+	st.next, st.err = next, err
+	return nil
+}
+
 // exec runs one request and appends to plan what should replace it:
 // itself, or the pieces it was split into after exception 2. The error is
 // a transport failure (timeout, bad frame, lost connection, cancelled): the
 // caller stops the scan there.
-func (b *Batch) exec(ctx context.Context, r Request, st *readState, depth int, plan []Request) ([]Request, error) {
+func (b *Batch) exec(t scanLink, r Request, st *readState, depth int, plan []Request) ([]Request, error) {
 	d := b.dev
-	words, at, err := d.read(ctx, r)
+	words, at, err := t.read(r)
+	if errors.Is(err, errAbandoned) {
+		return plan, err
+	}
 	if err == nil {
 		st.answered = true
-		for _, it := range r.Items {
-			st.set[it.Index] = true
-			v, derr := DecodeRegisters(it.Point, r.Words(words, it))
-			if derr != nil {
-				st.out[it.Index] = drivers.Sample{Quality: drivers.BadConfigurationError, Time: at,
-					Err: pointError(drivers.BadConfigurationError, fmt.Errorf("modbus %s: %w", d.name, derr))}
-				continue
-			}
-			st.out[it.Index] = drivers.Sample{Value: v, Quality: drivers.Good, Time: at}
-		}
+		st.replies = append(st.replies, reply{r: r, off: len(st.words), at: at})
+		st.words = append(st.words, words...)
 		return append(plan, r), nil
 	}
 	werr := fmt.Errorf("modbus %s: %s:%d x%d (fc%d): %w", d.name, r.Table, r.Start, r.Count, r.Function(), err)
@@ -195,7 +279,10 @@ func (b *Batch) exec(ctx context.Context, r Request, st *readState, depth int, p
 		if halves := Split(r); len(halves) > 1 {
 			for i, h := range halves {
 				var herr error
-				if plan, herr = b.exec(ctx, h, st, depth+1, plan); herr != nil {
+				if plan, herr = b.exec(t, h, st, depth+1, plan); herr != nil {
+					if errors.Is(herr, errAbandoned) {
+						return plan, herr
+					}
 					return append(plan, halves[i+1:]...), herr
 				}
 			}
@@ -206,9 +293,6 @@ func (b *Batch) exec(ctx context.Context, r Request, st *readState, depth int, p
 	if short {
 		q = drivers.BadCommunicationError
 	}
-	for _, it := range r.Items {
-		st.set[it.Index] = true
-		st.out[it.Index] = drivers.Sample{Quality: q, Err: pointError(q, werr)}
-	}
+	st.replies = append(st.replies, reply{r: r, err: werr, q: q})
 	return append(plan, r), nil
 }

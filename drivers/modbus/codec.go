@@ -73,6 +73,52 @@ func DecodeRegisters(p Point, words []uint16) (any, error) {
 	return nil, fmt.Errorf("modbus: decode %s: unsupported type", p)
 }
 
+// decodeFast decodes the one- and two-register numeric types at words[off:]
+// (the bulk of most tag maps) without DecodeRegisters' generic byte
+// shuffle; ok is false for every other point, which the caller hands to
+// DecodeRegisters. The result is exactly DecodeRegisters' (TestDecodeFast).
+func decodeFast(p *Point, words []uint16, off int) (v any, ok bool) {
+	if p.Bit >= 0 || p.Table.IsBits() || off < 0 {
+		return nil, false
+	}
+	var u uint32 // the value's bytes in ABCD order
+	switch p.Type {
+	case drivers.Int16, drivers.Uint16:
+		if off >= len(words) {
+			return nil, false
+		}
+		w := words[off]
+		if p.Order.byteSwapped() {
+			w = w<<8 | w>>8
+		}
+		if p.Type == drivers.Int16 {
+			return int16(w), true
+		}
+		return w, true
+	case drivers.Int32, drivers.Uint32, drivers.Float32:
+		if off+1 >= len(words) {
+			return nil, false
+		}
+		hi, lo := words[off], words[off+1]
+		if p.Order.wordSwapped() {
+			hi, lo = lo, hi
+		}
+		if p.Order.byteSwapped() {
+			hi, lo = hi<<8|hi>>8, lo<<8|lo>>8
+		}
+		u = uint32(hi)<<16 | uint32(lo)
+	default:
+		return nil, false
+	}
+	switch p.Type {
+	case drivers.Int32:
+		return int32(u), true
+	case drivers.Uint32:
+		return u, true
+	}
+	return math.Float32frombits(u), true
+}
+
 // EncodeRegisters is the inverse of DecodeRegisters: it returns the p.Count()
 // words to write. v must be exactly the Go type of p.Type. Strings are padded
 // with NUL bytes to p.Length (longer strings are an error); BCD values must

@@ -289,3 +289,75 @@ func BenchmarkDecodeFloat32(b *testing.B) {
 		}
 	}
 }
+
+// decodeFast is the scan's shortcut for 16- and 32-bit numbers: it must give
+// exactly what DecodeRegisters gives, at any offset in a reply.
+func TestDecodeFast(t *testing.T) {
+	t.Parallel()
+	words := []uint16{0x1234, 0xBF80, 0x0000, 0x7FC0, 0x8001, 0xFFFF}
+	types := []drivers.Type{drivers.Int16, drivers.Uint16, drivers.Int32, drivers.Uint32, drivers.Float32}
+	for _, ty := range types {
+		for _, o := range []Order{ABCD, CDAB, BADC, DCBA} {
+			p := Point{Table: HoldingRegisters, Bit: -1, Type: ty, Order: o}
+			for off := 0; off+p.Count() <= len(words); off++ {
+				want, err := DecodeRegisters(p, words[off:off+p.Count()])
+				if err != nil {
+					t.Fatalf("%s %s: %v", ty, o, err)
+				}
+				got, ok := decodeFast(&p, words, off)
+				if !ok || !sameValue(got, want) {
+					t.Errorf("%s %s at %d: decodeFast %v (%T, ok %v), DecodeRegisters %v (%T)", ty, o, off, got, got, ok, want, want)
+				}
+			}
+		}
+	}
+	// Everything else, and values past the reply, go the general way.
+	for _, p := range []Point{
+		{Table: HoldingRegisters, Bit: 3, Type: drivers.Bool},
+		{Table: Coils, Bit: -1, Type: drivers.Bool},
+		{Table: HoldingRegisters, Bit: -1, Type: drivers.Float64},
+		{Table: HoldingRegisters, Bit: -1, Type: drivers.BCD16},
+		{Table: HoldingRegisters, Bit: -1, Type: drivers.String, Length: 2},
+	} {
+		if v, ok := decodeFast(&p, words, 0); ok {
+			t.Errorf("%s: decodeFast took it (%v)", p, v)
+		}
+	}
+	p := Point{Table: HoldingRegisters, Bit: -1, Type: drivers.Float32}
+	if _, ok := decodeFast(&p, words, len(words)-1); ok {
+		t.Error("decodeFast read past the reply")
+	}
+}
+
+func FuzzDecodeFast(f *testing.F) {
+	f.Add(uint8(drivers.Float32), uint8(CDAB), uint8(1), []byte{0, 0, 0x3F, 0x80, 0, 0})
+	f.Add(uint8(drivers.Int16), uint8(BADC), uint8(0), []byte{0x80, 0x01})
+	f.Add(uint8(drivers.Uint32), uint8(DCBA), uint8(3), []byte{1, 2})
+	f.Fuzz(func(t *testing.T, ty, order, off uint8, raw []byte) {
+		p := Point{Table: HoldingRegisters, Bit: -1, Type: drivers.Type(ty), Order: Order(order % 4)}
+		words := make([]uint16, len(raw)/2)
+		for i := range words {
+			words[i] = uint16(raw[2*i])<<8 | uint16(raw[2*i+1])
+		}
+		got, ok := decodeFast(&p, words, int(off))
+		if !ok {
+			return
+		}
+		want, err := DecodeRegisters(p, words[int(off):int(off)+p.Count()])
+		if err != nil {
+			t.Fatalf("decodeFast took %s at %d but DecodeRegisters fails: %v", p, off, err)
+		}
+		if !sameValue(got, want) {
+			t.Fatalf("%s at %d: decodeFast %v (%T), DecodeRegisters %v (%T)", p, off, got, got, want, want)
+		}
+	})
+}
+
+// sameValue compares decoded values, float32 NaNs by their bits.
+func sameValue(a, b any) bool {
+	if x, ok := a.(float32); ok {
+		y, ok := b.(float32)
+		return ok && math.Float32bits(x) == math.Float32bits(y)
+	}
+	return a == b
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/tagbridge/tagbridge/drivers"
 )
@@ -64,46 +63,6 @@ func (d *Device) Read(ctx context.Context, addrs []drivers.Address, out []driver
 
 func (d *Device) jobOpts() jobOpts {
 	return jobOpts{delay: d.opt.delay, timeoutsBeforeReconnect: d.opt.timeoutsBeforeReconnect}
-}
-
-// read runs one read request on the link and returns its words (bits as
-// 0/1 words for coils and discrete inputs) and the time of the reply.
-func (d *Device) read(ctx context.Context, r Request) ([]uint16, time.Time, error) {
-	var words []uint16
-	var at time.Time
-	fc := r.Function()
-	// The closure runs on the arbiter's goroutine; words and at are read
-	// here only after do returned nil, i.e. after the closure finished.
-	err := d.arb.do(ctx, r.Unit, false, d.jobOpts(), func(ctx context.Context, l link) error {
-		if r.Table.IsBits() {
-			bits, err := l.readBits(ctx, r.Unit, fc, r.Start, r.Count)
-			if err != nil {
-				return err
-			}
-			words = make([]uint16, len(bits))
-			for i, on := range bits {
-				if on {
-					words[i] = 1
-				}
-			}
-		} else {
-			var err error
-			if words, err = l.readRegisters(ctx, r.Unit, fc, r.Start, r.Count); err != nil {
-				return err
-			}
-		}
-		at = time.Now()
-		if len(words) != int(r.Count) {
-			return fmt.Errorf("%w: %d values for %d requested", errShortReply, len(words), r.Count)
-		}
-		return nil
-	})
-	if err != nil {
-		// do may return (ctx done) while the closure still runs on the
-		// arbiter's goroutine: words and at are not ours to read then.
-		return nil, time.Time{}, err
-	}
-	return words, at, nil
 }
 
 // Write writes one value: v is in the Go type of a.Type. Coils use FC5 (FC15

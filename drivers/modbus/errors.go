@@ -92,10 +92,13 @@ func (c errClass) String() string {
 // recognised is a connection error: the safe reaction to an unknown I/O
 // failure is to reopen the connection.
 func classify(err error) errClass {
+	if err == nil {
+		// Before exc exists: errors.As makes it escape, and a read that
+		// succeeded should not pay an allocation to be classified.
+		return classOK
+	}
 	var exc Exception
 	switch {
-	case err == nil:
-		return classOK
 	case errors.As(err, &exc), errors.Is(err, errShortReply):
 		return classException // the device answered: the link is fine
 	case errors.Is(err, errTimeout), errors.Is(err, errUnitBackedOff):
