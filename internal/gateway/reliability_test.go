@@ -8,7 +8,9 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -27,28 +29,28 @@ import (
 func TestRelFaultIsolation(t *testing.T) {
 	t.Parallel()
 	const n, dead = 10, 9
-	var srvs [n]*relServer
+	var srvs [n]*modbusPeer
 	var devs []string
-	var px *relProxy
+	var px *tcpProxy
 	for i := range n {
-		srvs[i] = relStartServer(t)
+		srvs[i] = startModbusPeer(t, true)
 		addr := srvs[i].Addr
 		opts := ""
 		if i == dead {
-			px = relStartProxy(t, addr)
+			px = startProxy(t, addr)
 			addr = px.Addr
 			opts = ", timeout: 1s" // a dead device costs a whole timeout per scan
 		}
 		devs = append(devs, relDevice(fmt.Sprintf("dev%d", i), addr, "100ms", opts, "backoff_min: 100ms\nbackoff_max: 500ms"))
 	}
-	g := relStart(t, relConfig(devs...))
+	g := startGateway(t, relConfig(devs...))
 	counter := func(i int) string { return fmt.Sprintf("dev%d/Counter", i) }
 	for i := range n {
-		g.relGood(t, 10*time.Second, counter(i))
+		g.waitGood(t, 10*time.Second, counter(i))
 	}
 
 	px.BlackHole(true)
-	g.relQuality(t, 15*time.Second, counter(dead), drivers.BadCommunicationError)
+	g.waitQuality(t, 15*time.Second, counter(dead), drivers.BadCommunicationError)
 	sawBad := time.Now()
 	last := g.Value(counter(dead))
 	if want := srvs[dead].Counter(); last.V != want {
@@ -110,7 +112,7 @@ func TestRelFaultIsolation(t *testing.T) {
 
 	// The peer comes back: the device recovers without help.
 	px.BlackHole(false)
-	relWait(t, 15*time.Second, func() bool {
+	waitUntil(t, 15*time.Second, func() bool {
 		v := g.Value(counter(dead))
 		return v.Quality == drivers.Good && v.V != last.V
 	}, func() string {
@@ -119,7 +121,7 @@ func TestRelFaultIsolation(t *testing.T) {
 }
 
 // relScans maps each device to its scan count.
-func relScans(g *relGateway) map[string]uint64 {
+func relScans(g *testGateway) map[string]uint64 {
 	m := map[string]uint64{}
 	for _, s := range g.sched.Status() {
 		m[s.Name] = s.Scans
@@ -128,7 +130,7 @@ func relScans(g *relGateway) map[string]uint64 {
 }
 
 // relStatusOf is the scheduler status of one device.
-func relStatusOf(t testing.TB, g *relGateway, name string) (st struct {
+func relStatusOf(t testing.TB, g *testGateway, name string) (st struct {
 	State     string
 	Demotions uint64
 	Reconns   uint64
@@ -150,25 +152,25 @@ func relStatusOf(t testing.TB, g *relGateway, name string) (st struct {
 // it comes back Good once the peer answers again.
 func TestRelDemotion(t *testing.T) {
 	t.Parallel()
-	srv := relStartServer(t)
-	px := relStartProxy(t, srv.Addr)
-	g := relStart(t, relConfig(relDevice("press", px.Addr, "100ms", ", timeout: 200ms", "demote_after: 3\ndemote_for: 2s\nbackoff_min: 50ms\nbackoff_max: 200ms")))
-	g.relGood(t, 10*time.Second, "press/Counter")
-	op := relClient(t, g.Endpoint, opcua.AuthUsername("operator", "secret"))
+	srv := startModbusPeer(t, true)
+	px := startProxy(t, srv.Addr)
+	g := startGateway(t, relConfig(relDevice("press", px.Addr, "100ms", ", timeout: 200ms", "demote_after: 3\ndemote_for: 2s\nbackoff_min: 50ms\nbackoff_max: 200ms")))
+	g.waitGood(t, 10*time.Second, "press/Counter")
+	op := dialUA(t, g.Endpoint, opcua.AuthUsername("operator", "secret"))
 
-	if st := relWrite(t, op, "press/Setpoint", uint16(7)); st != ua.StatusOK {
+	if st := writeValue(t, op, tagNode("press/Setpoint"), uint16(7)); st != ua.StatusOK {
 		t.Fatalf("write to a healthy device: %v", st)
 	}
-	if got := srv.Reg(1); got != 7 {
+	if got := srv.HR(1, 1)[0]; got != 7 {
 		t.Fatalf("the device holds %d after the write, want 7", got)
 	}
 
 	px.BlackHole(true)
-	g.relQuality(t, 20*time.Second, "press/Counter", drivers.BadOutOfService)
+	g.waitQuality(t, 20*time.Second, "press/Counter", drivers.BadOutOfService)
 	tag := g.Tag("press/Setpoint")
 	werr := g.sched.Write(context.Background(), tag, uint16(9))
-	uaStatus := relWrite(t, op, "press/Setpoint", uint16(9))
-	if q, ok := relQualityErr(werr); !ok || q != drivers.BadOutOfService {
+	uaStatus := writeValue(t, op, tagNode("press/Setpoint"), uint16(9))
+	if q, ok := qualityOf(werr); !ok || q != drivers.BadOutOfService {
 		t.Errorf("scheduler write to a demoted device: %v, want BadOutOfService", werr)
 	}
 	if uaStatus != ua.StatusBadOutOfService {
@@ -180,19 +182,19 @@ func TestRelDemotion(t *testing.T) {
 	if st := g.Value("_Devices/press/State"); st.V != mapping.StateDemoted {
 		t.Errorf("_Devices/press/State = %+v, want demoted", st)
 	}
-	res := relRead(t, op, "press/Counter", "_Devices/press/Demoted")
-	if relStatus(res[0]) != ua.StatusBadOutOfService {
-		t.Errorf("OPC UA read of a demoted tag: %v, want BadOutOfService", relStatus(res[0]))
+	res := readTags(t, op, "press/Counter", "_Devices/press/Demoted")
+	if statusOf(res[0]) != ua.StatusBadOutOfService {
+		t.Errorf("OPC UA read of a demoted tag: %v, want BadOutOfService", statusOf(res[0]))
 	}
 	if res[1].Value == nil || res[1].Value.Value() != true {
 		t.Errorf("OPC UA read of _Devices/press/Demoted: %v, want true", res[1].Value)
 	}
-	if got := srv.Reg(1); got != 7 {
+	if got := srv.HR(1, 1)[0]; got != 7 {
 		t.Errorf("a refused write reached the device: it holds %d", got)
 	}
 
 	px.BlackHole(false)
-	relWait(t, 20*time.Second, func() bool {
+	waitUntil(t, 20*time.Second, func() bool {
 		return g.Value("press/Counter").Quality == drivers.Good && g.Value("_Devices/press/Demoted").V == false
 	}, func() string {
 		return fmt.Sprintf("recovered (Counter %+v, Demoted %+v)", g.Value("press/Counter"), g.Value("_Devices/press/Demoted"))
@@ -200,27 +202,9 @@ func TestRelDemotion(t *testing.T) {
 	if st := relStatusOf(t, g, "press"); st.Demotions == 0 {
 		t.Errorf("scheduler status after recovery: %+v, want at least one demotion counted", st)
 	}
-	if st := relWrite(t, op, "press/Setpoint", uint16(11)); st != ua.StatusOK {
+	if st := writeValue(t, op, tagNode("press/Setpoint"), uint16(11)); st != ua.StatusOK {
 		t.Errorf("write after recovery: %v", st)
 	}
-}
-
-// relWrite writes v to path through OPC UA and returns the node's status.
-func relWrite(t testing.TB, c *opcua.Client, path string, v any) ua.StatusCode {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	res, err := c.Write(ctx, &ua.WriteRequest{NodesToWrite: []*ua.WriteValue{{
-		NodeID: relNode(path), AttributeID: ua.AttributeIDValue,
-		Value: &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(v)},
-	}}})
-	if err != nil {
-		t.Fatalf("opc ua write %s: %v", path, err)
-	}
-	if len(res.Results) != 1 {
-		t.Fatalf("opc ua write %s: %d results", path, len(res.Results))
-	}
-	return res.Results[0]
 }
 
 // TestRelReconnectCycles kills and restarts the PLC (the server closes every
@@ -234,15 +218,15 @@ func TestRelReconnectCycles(t *testing.T) {
 	if testing.Short() {
 		cycles = 30
 	}
-	srv := relStartServer(t)
-	g := relStart(t, relConfig(relDevice("plc", srv.Addr, "50ms", "", "backoff_min: 10ms\nbackoff_max: 100ms")))
+	srv := startModbusPeer(t, true)
+	g := startGateway(t, relConfig(relDevice("plc", srv.Addr, "50ms", "", "backoff_min: 10ms\nbackoff_max: 100ms")))
 	const tag = "plc/Counter"
-	g.relGood(t, 10*time.Second, tag)
+	g.waitGood(t, 10*time.Second, tag)
 
 	cycle := func(i int) {
 		t.Helper()
 		srv.Stop()
-		relWait(t, 10*time.Second, func() bool { return g.Value(tag).Quality == drivers.BadCommunicationError },
+		waitUntil(t, 10*time.Second, func() bool { return g.Value(tag).Quality == drivers.BadCommunicationError },
 			func() string {
 				return fmt.Sprintf("cycle %d: BadCommunicationError after the stop (now %+v)", i, g.Value(tag))
 			})
@@ -257,7 +241,7 @@ func TestRelReconnectCycles(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cycle %d: restart the server on %s: %v", i, srv.Addr, err)
 		}
-		relWait(t, 10*time.Second, func() bool {
+		waitUntil(t, 10*time.Second, func() bool {
 			v := g.Value(tag)
 			return v.Quality == drivers.Good && v.V != before
 		}, func() string {
@@ -289,13 +273,31 @@ func relSettled(maxG, maxFD int) (int, int) {
 	var gr, fd int
 	for i := range 50 {
 		runtime.GC()
-		gr, fd = runtime.NumGoroutine(), relFDs()
+		gr, fd = runtime.NumGoroutine(), openFDs()
 		if maxG == 0 && i >= 10 || maxG > 0 && i >= 5 && gr <= maxG && fd <= maxFD {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	return gr, fd
+}
+
+// openFDs counts this process's open file descriptors (Linux), or -1.
+func openFDs() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// qualityOf extracts the quality from a scheduler write error.
+func qualityOf(err error) (drivers.Quality, bool) {
+	var qe *drivers.QualityError
+	if errors.As(err, &qe) {
+		return qe.Quality, true
+	}
+	return 0, false
 }
 
 func relStacks() string {
@@ -310,35 +312,20 @@ func relStacks() string {
 // nodes and attributes get a status, not a hang-up).
 func TestRelMalformedResponses(t *testing.T) {
 	t.Parallel()
-	srv := relStartServer(t)
-	raw := relStartRawPeer(t)
+	srv := startModbusPeer(t, true)
+	raw := startRawModbusPeer(t)
 	settings := "backoff_min: 20ms\nbackoff_max: 200ms"
-	g := relStart(t, relConfig(
+	g := startGateway(t, relConfig(
 		relDevice("good", srv.Addr, "100ms", "", settings),
 		relDevice("bad", raw.Addr, "100ms", ", timeout: 200ms", settings)))
-	g.relGood(t, 10*time.Second, "good/Counter", "bad/Counter")
-	c := relClient(t, g.Endpoint)
+	g.waitGood(t, 10*time.Second, "good/Counter", "bad/Counter")
+	c := dialUA(t, g.Endpoint)
 
-	stop := make(chan struct{})
-	sampled := make(chan map[string]int, 1)
-	go func() { // the healthy device, sampled all through the test
-		bad := map[string]int{}
-		defer func() { sampled <- bad }()
-		for range 20000 {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			if v := g.Value("good/Counter"); v.Quality != drivers.Good {
-				bad[v.Quality.String()]++
-			}
-		}
-	}()
+	watch := g.watchGood(t, "good/Counter", 20*time.Millisecond) // the healthy device, all through the test
 
 	for _, mode := range []string{"garbage", "short", "close", "wrong-tid", "wrong-fc", "bad-count", "bad-length", "empty-exception"} {
 		raw.SetMode(mode)
-		relWait(t, 10*time.Second, func() bool { return g.Value("bad/Counter").Quality.IsBad() },
+		waitUntil(t, 10*time.Second, func() bool { return g.Value("bad/Counter").Quality.IsBad() },
 			func() string { return fmt.Sprintf("%s: bad/Counter Bad (now %+v)", mode, g.Value("bad/Counter")) })
 		v := g.Value("bad/Counter")
 		t.Logf("%s: %v (%s)", mode, v.Quality, v.Err)
@@ -346,29 +333,28 @@ func TestRelMalformedResponses(t *testing.T) {
 			t.Errorf("%s: quality %v, want BadCommunicationError", mode, v.Quality)
 		}
 		raw.SetMode("ok")
-		relWait(t, 10*time.Second, func() bool {
+		waitUntil(t, 10*time.Second, func() bool {
 			n := g.Value("bad/Counter")
 			return n.Quality == drivers.Good && n.V != v.V
 		}, func() string {
 			return fmt.Sprintf("%s: recovered with new data (now %+v)", mode, g.Value("bad/Counter"))
 		})
 	}
-	close(stop)
-	for q, n := range <-sampled {
+	for q, n := range watch() {
 		t.Errorf("the healthy device was %s in %d samples while the other one got malformed replies", q, n)
 	}
 
-	res := relRead(t, c, "good/Counter", "bad/Counter", "no/such/tag")
-	if relStatus(res[0]) != ua.StatusOK || relStatus(res[1]) != ua.StatusOK {
-		t.Errorf("after the malformed replies: good %v, bad %v, want both Good", relStatus(res[0]), relStatus(res[1]))
+	res := readTags(t, c, "good/Counter", "bad/Counter", "no/such/tag")
+	if statusOf(res[0]) != ua.StatusOK || statusOf(res[1]) != ua.StatusOK {
+		t.Errorf("after the malformed replies: good %v, bad %v, want both Good", statusOf(res[0]), statusOf(res[1]))
 	}
-	if relStatus(res[2]) != ua.StatusBadNodeIDUnknown {
-		t.Errorf("unknown node: %v, want BadNodeIdUnknown", relStatus(res[2]))
+	if statusOf(res[2]) != ua.StatusBadNodeIDUnknown {
+		t.Errorf("unknown node: %v, want BadNodeIdUnknown", statusOf(res[2]))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ar, err := c.Read(ctx, &ua.ReadRequest{NodesToRead: []*ua.ReadValueID{{NodeID: relNode("good/Counter"), AttributeID: 999}}})
-	if err != nil || len(ar.Results) != 1 || relStatus(ar.Results[0]) != ua.StatusBadAttributeIDInvalid {
+	ar, err := c.Read(ctx, &ua.ReadRequest{NodesToRead: []*ua.ReadValueID{{NodeID: tagNode("good/Counter"), AttributeID: 999}}})
+	if err != nil || len(ar.Results) != 1 || statusOf(ar.Results[0]) != ua.StatusBadAttributeIDInvalid {
 		t.Errorf("unknown attribute: %v %+v, want BadAttributeIdInvalid", err, ar)
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/tagbridge/tagbridge/config"
-	"github.com/tagbridge/tagbridge/drivers"
 )
 
 // relNotes counts data changes of one monitored item.
@@ -41,23 +40,14 @@ func (r *relNotes) count() int {
 // the test.
 func relSubscribe(t *testing.T, c *opcua.Client, path string) *relNotes {
 	t.Helper()
-	ch := make(chan *opcua.PublishNotificationData, 64)
-	ctx, cancel := context.WithCancel(context.Background())
-	sub, err := c.Subscribe(ctx, &opcua.SubscriptionParameters{Interval: 50 * time.Millisecond}, ch)
-	if err != nil {
-		t.Fatalf("subscribe: %v", err)
-	}
-	res, err := sub.Monitor(ctx, ua.TimestampsToReturnBoth, opcua.NewMonitoredItemCreateRequestWithDefaults(relNode(path), ua.AttributeIDValue, 1))
-	if err != nil || res.Results[0].StatusCode != ua.StatusOK {
-		t.Fatalf("monitor %s: %v %+v", path, err, res)
-	}
+	_, ch := subscribe(t, c, opcua.NewMonitoredItemCreateRequestWithDefaults(tagNode(path), ua.AttributeIDValue, 1))
 	r := &relNotes{}
-	done := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
 			select {
-			case <-ctx.Done():
+			case <-stop:
 				return
 			case n := <-ch:
 				r.mu.Lock()
@@ -76,7 +66,7 @@ func relSubscribe(t *testing.T, c *opcua.Client, path string) *relNotes {
 		}
 	}()
 	t.Cleanup(func() {
-		cancel()
+		close(stop)
 		<-done
 	})
 	return r
@@ -85,18 +75,8 @@ func relSubscribe(t *testing.T, c *opcua.Client, path string) *relNotes {
 // relBrowse lists the NodeIds organized under the folder at path.
 func relBrowse(t *testing.T, c *opcua.Client, path string) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	res, err := c.Browse(ctx, &ua.BrowseRequest{NodesToBrowse: []*ua.BrowseDescription{{
-		NodeID: relNode(path), BrowseDirection: ua.BrowseDirectionForward,
-		ReferenceTypeID: ua.NewNumericNodeID(0, id.Organizes), IncludeSubtypes: true,
-		ResultMask: uint32(ua.BrowseResultMaskAll),
-	}}})
-	if err != nil || len(res.Results) != 1 || res.Results[0].StatusCode != ua.StatusOK {
-		t.Fatalf("browse %s: %v %+v", path, err, res)
-	}
 	var ids []string
-	for _, r := range res.Results[0].References {
+	for _, r := range browseRefs(t, c, tagNode(path), id.Organizes) {
 		ids = append(ids, r.NodeID.NodeID.String())
 	}
 	slices.Sort(ids)
@@ -105,53 +85,37 @@ func relBrowse(t *testing.T, c *opcua.Client, path string) []string {
 
 func TestRelHotReload(t *testing.T) {
 	t.Parallel()
-	srvA, srvB := relStartServer(t), relStartServer(t)
-	pxA := relStartProxy(t, srvA.Addr) // counts devA's connections
+	srvA, srvB := startModbusPeer(t, true), startModbusPeer(t, true)
+	pxA := startProxy(t, srvA.Addr) // counts devA's connections
 	devA := relDevice("devA", pxA.Addr, "100ms", "", "")
 	devB1 := relDevice("devB", srvB.Addr, "100ms", "", "", `{ name: Old, address: "hr:2", type: uint16 }`)
 	devB2 := relDevice("devB", srvB.Addr, "200ms", "", "", `{ name: New, address: "hr:3", type: uint16 }`)
-	g := relStart(t, relConfig(devA, devB1))
-	g.relGood(t, 10*time.Second, "devA/Counter", "devB/Counter", "devB/Old")
+	g := startGateway(t, relConfig(devA, devB1))
+	g.waitGood(t, 10*time.Second, "devA/Counter", "devB/Counter", "devB/Old")
 
-	c := relClient(t, g.Endpoint)
-	if ns, err := c.FindNamespace(context.Background(), "urn:tagbridge:reltest"); err != nil || ns != 1 {
-		t.Fatalf("application namespace: %d %v, want 1", ns, err)
+	c := dialUA(t, g.Endpoint)
+	if ns := findNS(t, c, "urn:tagbridge:reltest"); ns != 1 {
+		t.Fatalf("application namespace: %d, want 1", ns)
 	}
 	idsA := relBrowse(t, c, "devA")
 	notes := relSubscribe(t, c, "devA/Counter")
-	relWait(t, 10*time.Second, func() bool { return notes.count() >= 3 }, func() string { return "3 notifications before the reload" })
+	waitUntil(t, 10*time.Second, func() bool { return notes.count() >= 3 }, func() string { return "3 notifications before the reload" })
 
 	// devA is sampled all through the reload: it must never leave Good.
-	stop := make(chan struct{})
-	sampled := make(chan map[string]int, 1)
-	go func() {
-		bad := map[string]int{}
-		defer func() { sampled <- bad }()
-		for range 20000 {
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			if v := g.Value("devA/Counter"); v.Quality != drivers.Good {
-				bad[v.Quality.String()]++
-			}
-		}
-	}()
+	watch := g.watchGood(t, "devA/Counter", 10*time.Millisecond)
 
 	acceptedA, readsA := pxA.Accepted(), srvA.Reads()
 	reconnA := relStatusOf(t, g, "devA").Reconns
 	notesBefore := notes.count()
-	if err := g.Reload(context.Background(), relParse(t, relConfig(devA, devB2))); err != nil {
+	if err := g.Reload(context.Background(), parseConfig(t, relConfig(devA, devB2))); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
-	relWait(t, 10*time.Second, func() bool { return notes.count() >= notesBefore+5 },
+	waitUntil(t, 10*time.Second, func() bool { return notes.count() >= notesBefore+5 },
 		func() string {
 			return fmt.Sprintf("5 more notifications on devA/Counter after the reload (%d)", notes.count()-notesBefore)
 		})
-	relWait(t, 10*time.Second, func() bool { return srvA.Reads() >= readsA+5 }, func() string { return "devA keeps polling" })
-	close(stop)
-	for q, n := range <-sampled {
+	waitUntil(t, 10*time.Second, func() bool { return srvA.Reads() >= readsA+5 }, func() string { return "devA keeps polling" })
+	for q, n := range watch() {
 		t.Errorf("devA/Counter was %s in %d samples across the reload of another device", q, n)
 	}
 	if got := pxA.Accepted(); got != acceptedA {
@@ -171,16 +135,16 @@ func TestRelHotReload(t *testing.T) {
 	}
 
 	// The removed tag is gone, the added one is served, unchanged NodeIds stay.
-	relWait(t, 10*time.Second, func() bool {
-		res := relRead(t, c, "devB/New")
-		return relStatus(res[0]) == ua.StatusOK
+	waitUntil(t, 10*time.Second, func() bool {
+		res := readTags(t, c, "devB/New")
+		return statusOf(res[0]) == ua.StatusOK
 	}, func() string { return "the added tag devB/New reads Good" })
-	res := relRead(t, c, "devB/Old", "devB/Counter", "devA/Counter")
-	if relStatus(res[0]) != ua.StatusBadNodeIDUnknown {
-		t.Errorf("removed tag devB/Old: %v, want BadNodeIdUnknown", relStatus(res[0]))
+	res := readTags(t, c, "devB/Old", "devB/Counter", "devA/Counter")
+	if statusOf(res[0]) != ua.StatusBadNodeIDUnknown {
+		t.Errorf("removed tag devB/Old: %v, want BadNodeIdUnknown", statusOf(res[0]))
 	}
-	if relStatus(res[2]) != ua.StatusOK {
-		t.Errorf("unchanged tag devA/Counter: %v, want Good", relStatus(res[2]))
+	if statusOf(res[2]) != ua.StatusOK {
+		t.Errorf("unchanged tag devA/Counter: %v, want Good", statusOf(res[2]))
 	}
 	if g.store.Lookup("devB/Old") != nil {
 		t.Errorf("the store still holds the removed tag devB/Old")
@@ -196,7 +160,7 @@ func TestRelHotReload(t *testing.T) {
 
 // relInvalidReload: a reload with several mistakes returns every one of
 // them and changes nothing.
-func relInvalidReload(t *testing.T, g *relGateway, c *opcua.Client, notes *relNotes, pxA *relProxy, devA, devB string) {
+func relInvalidReload(t *testing.T, g *testGateway, c *opcua.Client, notes *relNotes, pxA *tcpProxy, devA, devB string) {
 	t.Helper()
 	bad := relConfig(devA, devB,
 		relDevice("devA", "127.0.0.1:1", "100ms", "", ""), // duplicate name
@@ -232,17 +196,17 @@ func relInvalidReload(t *testing.T, g *relGateway, c *opcua.Client, notes *relNo
 		t.Errorf("devices after an invalid reload: %v, want [devA devB]", names)
 	}
 	n := notes.count()
-	relWait(t, 10*time.Second, func() bool { return notes.count() >= n+3 }, func() string { return "notifications after the invalid reload" })
-	res := relRead(t, c, "devA/Counter", "devB/New", "devC/T")
-	if relStatus(res[0]) != ua.StatusOK || relStatus(res[1]) != ua.StatusOK || relStatus(res[2]) != ua.StatusBadNodeIDUnknown {
-		t.Errorf("after the invalid reload: devA/Counter %v, devB/New %v, devC/T %v", relStatus(res[0]), relStatus(res[1]), relStatus(res[2]))
+	waitUntil(t, 10*time.Second, func() bool { return notes.count() >= n+3 }, func() string { return "notifications after the invalid reload" })
+	res := readTags(t, c, "devA/Counter", "devB/New", "devC/T")
+	if statusOf(res[0]) != ua.StatusOK || statusOf(res[1]) != ua.StatusOK || statusOf(res[2]) != ua.StatusBadNodeIDUnknown {
+		t.Errorf("after the invalid reload: devA/Counter %v, devB/New %v, devC/T %v", statusOf(res[0]), statusOf(res[1]), statusOf(res[2]))
 	}
 	if got := pxA.Accepted(); got != accepted {
 		t.Errorf("an invalid reload reconnected devA (%d new connections)", got-accepted)
 	}
 }
 
-func relDeviceNames(g *relGateway) []string {
+func relDeviceNames(g *testGateway) []string {
 	var names []string
 	for _, s := range g.sched.Status() {
 		names = append(names, s.Name)

@@ -1,12 +1,8 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
-	"path"
 	"testing"
 	"time"
 
@@ -15,8 +11,6 @@ import (
 	"github.com/gopcua/opcua/ua"
 	"go.uber.org/goleak"
 	"golang.org/x/crypto/bcrypt"
-
-	"github.com/tagbridge/tagbridge/config"
 )
 
 // simYAML is the end-to-end gateway: one sim device with a sine, a counter
@@ -48,7 +42,7 @@ const (
 	simSpeed    = "Line1/Press/Speed"
 	simStrokes  = "Line1/Press/Strokes"
 	simSetpoint = "Line1/Press/Hydraulics/Setpoint"
-	simLimit    = 10 * time.Second // bound of every wait
+	simLimit    = 10 * time.Second // bound of the wait for notifications
 )
 
 // TestSimEndToEnd is issue 2's end-to-end test: the real gateway (config ->
@@ -60,50 +54,10 @@ func TestSimEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse(fmt.Appendf(nil, simYAML, hash), "sim-e2e.yaml")
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	g, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test"})
-	if err != nil {
-		t.Fatalf("gateway.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx, func(ep string) { ready <- ep }) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("gateway.Run returned %v after cancel, want nil", err)
-			}
-		case <-time.After(simLimit):
-			t.Errorf("gateway.Run did not return within %s of cancel", simLimit)
-		}
-	}
-	t.Cleanup(stop)
-	var ep string
-	select {
-	case ep = <-ready:
-	case err := <-done:
-		t.Fatalf("gateway.Run: %v", err)
-	case <-time.After(simLimit):
-		t.Fatalf("gateway not listening within %s", simLimit)
-	}
-
-	anon := simConnect(t, ep, opcua.AuthAnonymous())
-	op := simConnect(t, ep, opcua.AuthUsername("operator", simPassword))
-	ns, err := anon.FindNamespace(simCtx(t), simURI)
-	if err != nil {
-		t.Fatalf("namespace %s: %v", simURI, err)
-	}
+	g := startGateway(t, fmt.Sprintf(simYAML, hash))
+	anon := dialUA(t, g.Endpoint, opcua.AuthAnonymous())
+	op := dialUA(t, g.Endpoint, opcua.AuthUsername("operator", simPassword))
+	ns := findNS(t, anon, simURI)
 	node := func(p string) *ua.NodeID { return ua.NewStringNodeID(ns, p) }
 
 	t.Run("browse", func(t *testing.T) { simCheckBrowse(t, anon, ns) })
@@ -111,7 +65,7 @@ func TestSimEndToEnd(t *testing.T) {
 	t.Run("subscribe", func(t *testing.T) { simCheckSubscribe(t, anon, node) })
 	t.Run("write", func(t *testing.T) { simCheckWrite(t, anon, op, node) })
 	t.Run("device status", func(t *testing.T) {
-		dvs := simWaitRead(t, anon, "Connected true", func(dvs []*ua.DataValue) bool {
+		dvs := waitRead(t, anon, "Connected true", func(dvs []*ua.DataValue) bool {
 			return dvs[0].Status == ua.StatusOK && dvs[0].Value.Value() == true
 		}, node("_Devices/press/Connected"), node("_Devices/press/ReadCount"))
 		if n, ok := simNumber(dvs[1].Value.Value()); !ok || n < 1 {
@@ -120,16 +74,16 @@ func TestSimEndToEnd(t *testing.T) {
 	})
 
 	// Shutdown: sessions closed, Run returns after cancel, nothing left behind.
-	_ = anon.Close(simCtx(t))
-	_ = op.Close(simCtx(t))
-	stop()
+	_ = anon.Close(uaCtx(t))
+	_ = op.Close(uaCtx(t))
+	g.Stop()
 	goleak.VerifyNone(t, leaks)
 }
 
 // simCheckBrowse walks Objects down to the device's folder and variables and
 // to its _Devices status folder, checking node ids, classes and data types.
 func simCheckBrowse(t *testing.T, c *opcua.Client, ns uint16) {
-	tree := simTree(t, c, ua.NewNumericNodeID(0, id.ObjectsFolder))
+	tree := browseTree(t, c, ua.NewNumericNodeID(0, id.ObjectsFolder))
 	for _, want := range []struct {
 		path  string
 		class ua.NodeClass
@@ -168,21 +122,18 @@ func simCheckBrowse(t *testing.T, c *opcua.Client, ns uint16) {
 			&ua.ReadValueID{NodeID: n, AttributeID: ua.AttributeIDDataType},
 			&ua.ReadValueID{NodeID: n, AttributeID: ua.AttributeIDAccessLevel})
 	}
-	res, err := c.Read(simCtx(t), &ua.ReadRequest{NodesToRead: req})
-	if err != nil || len(res.Results) != len(req) {
-		t.Fatalf("read attributes: %v %+v", err, res)
-	}
+	res := readAttrs(t, c, req...)
 	for i, want := range []struct {
 		path     string
 		dataType uint32
 		writable bool
 	}{{simSpeed, id.Double, false}, {simStrokes, id.UInt32, false}, {simSetpoint, id.Double, true}} { // a scaled tag is a Double
-		if dt, ok := res.Results[2*i].Value.Value().(*ua.NodeID); !ok || dt.IntID() != want.dataType {
-			t.Errorf("%s DataType = %v, want i=%d", want.path, res.Results[2*i].Value.Value(), want.dataType)
+		if dt, ok := res[2*i].Value.Value().(*ua.NodeID); !ok || dt.IntID() != want.dataType {
+			t.Errorf("%s DataType = %v, want i=%d", want.path, res[2*i].Value.Value(), want.dataType)
 		}
-		al, ok := res.Results[2*i+1].Value.Value().(uint8)
+		al, ok := res[2*i+1].Value.Value().(uint8)
 		if !ok || al&uint8(ua.AccessLevelTypeCurrentRead) == 0 {
-			t.Errorf("%s AccessLevel = %v, want CurrentRead", want.path, res.Results[2*i+1].Value.Value())
+			t.Errorf("%s AccessLevel = %v, want CurrentRead", want.path, res[2*i+1].Value.Value())
 		}
 		if got := al&uint8(ua.AccessLevelTypeCurrentWrite) != 0; got != want.writable {
 			t.Errorf("%s AccessLevel %#x: writable %v, want %v", want.path, al, got, want.writable)
@@ -194,7 +145,7 @@ func simCheckBrowse(t *testing.T, c *opcua.Client, ns uint16) {
 // timestamp (when the device answered) and a server timestamp.
 func simCheckRead(t *testing.T, c *opcua.Client, node func(string) *ua.NodeID) {
 	before := time.Now().Add(-time.Minute)
-	dvs := simWaitRead(t, c, "all Good", func(dvs []*ua.DataValue) bool {
+	dvs := waitRead(t, c, "all Good", func(dvs []*ua.DataValue) bool {
 		for _, dv := range dvs {
 			if dv.Status != ua.StatusOK {
 				return false
@@ -225,12 +176,6 @@ func simCheckRead(t *testing.T, c *opcua.Client, node func(string) *ua.NodeID) {
 // simCheckSubscribe: a subscription delivers changing values of the sine
 // and of the counter, the counter never going backwards.
 func simCheckSubscribe(t *testing.T, c *opcua.Client, node func(string) *ua.NodeID) {
-	ch := make(chan *opcua.PublishNotificationData, 256)
-	sub, err := c.Subscribe(simCtx(t), &opcua.SubscriptionParameters{Interval: 50 * time.Millisecond}, ch)
-	if err != nil {
-		t.Fatalf("subscribe: %v", err)
-	}
-	defer func() { _ = sub.Cancel(simCtx(t)) }()
 	items := []*ua.MonitoredItemCreateRequest{
 		opcua.NewMonitoredItemCreateRequestWithDefaults(node(simSpeed), ua.AttributeIDValue, 1),
 		opcua.NewMonitoredItemCreateRequestWithDefaults(node(simStrokes), ua.AttributeIDValue, 2),
@@ -238,55 +183,37 @@ func simCheckSubscribe(t *testing.T, c *opcua.Client, node func(string) *ua.Node
 	for _, it := range items {
 		it.RequestedParameters.SamplingInterval = 50
 	}
-	res, err := sub.Monitor(simCtx(t), ua.TimestampsToReturnBoth, items...)
-	if err != nil || len(res.Results) != 2 {
-		t.Fatalf("monitor: %v %+v", err, res)
-	}
-	for i, r := range res.Results {
-		if r.StatusCode != ua.StatusOK {
-			t.Fatalf("monitored item %d: %v", i, r.StatusCode)
-		}
-	}
+	sub, ch := subscribe(t, c, items...)
+	defer func() { _ = sub.Cancel(uaCtx(t)) }()
 	speeds := map[float64]bool{}
 	var strokes []uint32
-	timeout := time.After(simLimit)
-	for len(speeds) < 4 || len(strokes) < 4 {
-		select {
-		case <-timeout:
-			t.Fatalf("within %s the client saw %d distinct speeds and strokes %v, want 4 changes of each", simLimit, len(speeds), strokes)
-		case n := <-ch:
-			if n.Error != nil {
-				t.Fatalf("publish: %v", n.Error)
+	eachChange(t, ch, simLimit, func() bool { return len(speeds) >= 4 && len(strokes) >= 4 },
+		func() string {
+			return fmt.Sprintf("the client saw %d distinct speeds and strokes %v, want 4 changes of each", len(speeds), strokes)
+		},
+		func(it *ua.MonitoredItemNotification) {
+			if it.Value.Status != ua.StatusOK {
+				t.Errorf("notification for handle %d: %v", it.ClientHandle, it.Value.Status)
+				return
 			}
-			dc, ok := n.Value.(*ua.DataChangeNotification)
-			if !ok {
-				continue
-			}
-			for _, it := range dc.MonitoredItems {
-				if it.Value.Status != ua.StatusOK {
-					t.Errorf("notification for handle %d: %v", it.ClientHandle, it.Value.Status)
-					continue
+			switch it.ClientHandle {
+			case 1:
+				v, ok := it.Value.Value.Value().(float64)
+				if !ok {
+					t.Fatalf("Speed notification %#v, want float64", it.Value.Value.Value())
 				}
-				switch it.ClientHandle {
-				case 1:
-					v, ok := it.Value.Value.Value().(float64)
-					if !ok {
-						t.Fatalf("Speed notification %#v, want float64", it.Value.Value.Value())
-					}
-					speeds[v] = true
-				case 2:
-					v, ok := it.Value.Value.Value().(uint32)
-					if !ok {
-						t.Fatalf("Strokes notification %#v, want uint32", it.Value.Value.Value())
-					}
-					if len(strokes) > 0 && v <= strokes[len(strokes)-1] {
-						t.Errorf("Strokes %d after %d: a counter's changes arrive in order", v, strokes[len(strokes)-1])
-					}
-					strokes = append(strokes, v)
+				speeds[v] = true
+			case 2:
+				v, ok := it.Value.Value.Value().(uint32)
+				if !ok {
+					t.Fatalf("Strokes notification %#v, want uint32", it.Value.Value.Value())
 				}
+				if len(strokes) > 0 && v <= strokes[len(strokes)-1] {
+					t.Errorf("Strokes %d after %d: a counter's changes arrive in order", v, strokes[len(strokes)-1])
+				}
+				strokes = append(strokes, v)
 			}
-		}
-	}
+		})
 }
 
 // simCheckWrite: the operator's write reaches the sim device and comes back
@@ -294,22 +221,11 @@ func simCheckSubscribe(t *testing.T, c *opcua.Client, node func(string) *ua.Node
 func simCheckWrite(t *testing.T, anon, op *opcua.Client, node func(string) *ua.NodeID) {
 	write := func(c *opcua.Client, p string, v any) ua.StatusCode {
 		t.Helper()
-		vr, err := ua.NewVariant(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := c.Write(simCtx(t), &ua.WriteRequest{NodesToWrite: []*ua.WriteValue{{
-			NodeID: node(p), AttributeID: ua.AttributeIDValue,
-			Value: &ua.DataValue{EncodingMask: ua.DataValueValue, Value: vr},
-		}}})
-		if err != nil || len(res.Results) != 1 {
-			t.Fatalf("write %s = %v: %v %+v", p, v, err, res)
-		}
-		return res.Results[0]
+		return writeValue(t, c, node(p), v)
 	}
 	setpointIs := func(what string, want float64) {
 		t.Helper()
-		simWaitRead(t, anon, what, func(dvs []*ua.DataValue) bool {
+		waitRead(t, anon, what, func(dvs []*ua.DataValue) bool {
 			v, ok := dvs[0].Value.Value().(float64)
 			return dvs[0].Status == ua.StatusOK && ok && math.Abs(v-want) < 1e-9
 		}, node(simSetpoint))
@@ -322,13 +238,10 @@ func simCheckWrite(t *testing.T, anon, op *opcua.Client, node func(string) *ua.N
 		c        *opcua.Client
 		writable bool
 	}{{"anonymous", anon, false}, {"operator", op, true}} {
-		res, err := u.c.Read(simCtx(t), &ua.ReadRequest{NodesToRead: []*ua.ReadValueID{{NodeID: node(simSetpoint), AttributeID: ua.AttributeIDUserAccessLevel}}})
-		if err != nil || len(res.Results) != 1 {
-			t.Fatalf("read UserAccessLevel as %s: %v", u.who, err)
-		}
-		al, _ := res.Results[0].Value.Value().(uint8)
+		dv := readAttrs(t, u.c, &ua.ReadValueID{NodeID: node(simSetpoint), AttributeID: ua.AttributeIDUserAccessLevel})[0]
+		al, _ := dv.Value.Value().(uint8)
 		if got := al&uint8(ua.AccessLevelTypeCurrentWrite) != 0; got != u.writable || al&uint8(ua.AccessLevelTypeCurrentRead) == 0 {
-			t.Errorf("Setpoint UserAccessLevel for %s = %#x (%v), want read and writable=%v", u.who, al, res.Results[0].Status, u.writable)
+			t.Errorf("Setpoint UserAccessLevel for %s = %#x (%v), want read and writable=%v", u.who, al, dv.Status, u.writable)
 		}
 	}
 	if st := write(anon, simSetpoint, 99.0); st != ua.StatusBadUserAccessDenied {
@@ -352,9 +265,9 @@ func simCheckWrite(t *testing.T, anon, op *opcua.Client, node func(string) *ua.N
 	}
 	// Several scans later (the counter counts them) the refused writes
 	// have changed nothing.
-	n0 := simWaitRead(t, anon, "Strokes Good", func(dvs []*ua.DataValue) bool { return dvs[0].Status == ua.StatusOK }, node(simStrokes))
+	n0 := waitRead(t, anon, "Strokes Good", func(dvs []*ua.DataValue) bool { return dvs[0].Status == ua.StatusOK }, node(simStrokes))
 	start, _ := simNumber(n0[0].Value.Value())
-	simWaitRead(t, anon, "three more scans", func(dvs []*ua.DataValue) bool {
+	waitRead(t, anon, "three more scans", func(dvs []*ua.DataValue) bool {
 		n, ok := simNumber(dvs[0].Value.Value())
 		return ok && n >= start+3
 	}, node(simStrokes))
@@ -363,113 +276,6 @@ func simCheckWrite(t *testing.T, anon, op *opcua.Client, node func(string) *ua.N
 		t.Fatalf("operator write Setpoint = 200: %v", st)
 	}
 	setpointIs("Setpoint 200 after a second write", 200)
-}
-
-// simConnect connects a gopcua client with security None; it is closed at
-// the end of the test (the test may close it earlier).
-func simConnect(t *testing.T, endpoint string, opts ...opcua.Option) *opcua.Client {
-	t.Helper()
-	opts = append([]opcua.Option{
-		opcua.SecurityMode(ua.MessageSecurityModeNone), opcua.SecurityPolicy(ua.SecurityPolicyURINone),
-		opcua.AutoReconnect(false), opcua.RequestTimeout(5 * time.Second),
-	}, opts...)
-	c, err := opcua.NewClient(endpoint, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Connect(simCtx(t)); err != nil {
-		t.Fatalf("connect %s: %v", endpoint, err)
-	}
-	t.Cleanup(func() { _ = c.Close(context.Background()) })
-	return c
-}
-
-func simCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// simWaitRead reads the Value of nodes (timestamps both) every 50 ms until
-// ok holds, for at most simLimit.
-func simWaitRead(t *testing.T, c *opcua.Client, what string, ok func([]*ua.DataValue) bool, nodes ...*ua.NodeID) []*ua.DataValue {
-	t.Helper()
-	req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth}
-	for _, n := range nodes {
-		req.NodesToRead = append(req.NodesToRead, &ua.ReadValueID{NodeID: n, AttributeID: ua.AttributeIDValue})
-	}
-	deadline := time.Now().Add(simLimit)
-	var last []*ua.DataValue
-	for time.Now().Before(deadline) {
-		res, err := c.Read(simCtx(t), req)
-		if err != nil {
-			t.Fatalf("read %v: %v", nodes, err)
-		}
-		if len(res.Results) != len(nodes) {
-			t.Fatalf("read %v: %d results", nodes, len(res.Results))
-		}
-		if last = res.Results; ok(last) {
-			return last
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	var got []string
-	for _, dv := range last {
-		got = append(got, fmt.Sprintf("%v %v", dv.Status, dv.Value.Value()))
-	}
-	t.Fatalf("not within %s: %s (last read %v)", simLimit, what, got)
-	return nil
-}
-
-// simTree lists every node under root by its browse path, following
-// hierarchical references through objects (bounded).
-func simTree(t *testing.T, c *opcua.Client, root *ua.NodeID) map[string]*ua.ReferenceDescription {
-	t.Helper()
-	out := map[string]*ua.ReferenceDescription{}
-	type item struct {
-		path string
-		id   *ua.NodeID
-	}
-	queue := []item{{"", root}}
-	for visited := 0; len(queue) > 0 && visited < 500; visited++ {
-		it := queue[0]
-		queue = queue[1:]
-		for _, rd := range simBrowse(t, c, it.id) {
-			if rd.NodeID.NodeID.Namespace() == 0 { // ns0: Server object etc.
-				continue
-			}
-			p := path.Join(it.path, rd.BrowseName.Name)
-			out[p] = rd
-			if rd.NodeClass == ua.NodeClassObject {
-				queue = append(queue, item{p, rd.NodeID.NodeID})
-			}
-		}
-	}
-	return out
-}
-
-func simBrowse(t *testing.T, c *opcua.Client, n *ua.NodeID) []*ua.ReferenceDescription {
-	t.Helper()
-	res, err := c.Browse(simCtx(t), &ua.BrowseRequest{
-		View: &ua.ViewDescription{ViewID: ua.NewTwoByteNodeID(0)},
-		NodesToBrowse: []*ua.BrowseDescription{{
-			NodeID: n, BrowseDirection: ua.BrowseDirectionForward,
-			ReferenceTypeID: ua.NewNumericNodeID(0, id.HierarchicalReferences),
-			IncludeSubtypes: true, ResultMask: uint32(ua.BrowseResultMaskAll),
-		}},
-	})
-	if err != nil || len(res.Results) != 1 || res.Results[0].StatusCode != ua.StatusOK {
-		t.Fatalf("browse %s: %v %+v", n, err, res)
-	}
-	refs, cp := res.Results[0].References, res.Results[0].ContinuationPoint
-	for i := 0; len(cp) > 0 && i < 100; i++ {
-		next, err := c.BrowseNext(simCtx(t), &ua.BrowseNextRequest{ContinuationPoints: [][]byte{cp}})
-		if err != nil || len(next.Results) != 1 {
-			t.Fatalf("browse next %s: %v", n, err)
-		}
-		refs, cp = append(refs, next.Results[0].References...), next.Results[0].ContinuationPoint
-	}
-	return refs
 }
 
 func simNumber(v any) (float64, bool) {

@@ -24,16 +24,7 @@ type cycleRig struct {
 
 func newCycleRig(tb testing.TB, n int) *cycleRig {
 	tb.Helper()
-	store := mapping.NewStore()
-	tbl := bigTable(store, n)
-	now := time.Now()
-	for i, tg := range tbl.Tags {
-		tg.Entry.Set(mapping.Value{V: float64(i), Quality: drivers.Good, Source: now, Server: now})
-	}
-	srv, err := New(Options{Listen: "127.0.0.1:0", ApplicationURI: "urn:bench"}, tbl)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	srv, tbl := newLoadServer(tb, n, true)
 	r := newCycleRigOn(tb, srv, tbl)
 	r.drain(tb)
 	return r

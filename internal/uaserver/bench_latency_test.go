@@ -42,16 +42,7 @@ func percentile(d []time.Duration, p float64) float64 {
 }
 
 func benchLatency(b *testing.B, n int) {
-	store := mapping.NewStore()
-	tbl := bigTable(store, n)
-	now := time.Now()
-	for i, tg := range tbl.Tags {
-		tg.Entry.Set(mapping.Value{V: float64(i), Quality: drivers.Good, Source: now, Server: now})
-	}
-	srv, err := New(Options{Listen: "127.0.0.1:0", ApplicationURI: "urn:bench"}, tbl)
-	if err != nil {
-		b.Fatal(err)
-	}
+	srv, tbl := newLoadServer(b, n, true)
 	var mu sync.Mutex
 	var server []time.Duration
 	srv.publishHook = func(due, written time.Time, notes int) {
@@ -61,25 +52,11 @@ func benchLatency(b *testing.B, n int) {
 			mu.Unlock()
 		}
 	}
-	if err := srv.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
+	startLoadServer(b, srv)
 	c := (&fixture{srv: srv}).connect(b, opcua.RequestTimeout(time.Minute))
-	ch := make(chan *opcua.PublishNotificationData, 1024)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	sub, err := c.Subscribe(ctx, &opcua.SubscriptionParameters{Interval: 100 * time.Millisecond}, ch)
-	if err != nil {
-		b.Fatal(err)
-	}
-	reqs := make([]*ua.MonitoredItemCreateRequest, n)
-	for i, tg := range tbl.Tags {
-		reqs[i] = opcua.NewMonitoredItemCreateRequestWithDefaults(nid(tg.Path), ua.AttributeIDValue, uint32(i))
-	}
-	if _, err := sub.Monitor(ctx, ua.TimestampsToReturnBoth, reqs...); err != nil {
-		b.Fatal(err)
-	}
+	_, ch := monitorAll(b, ctx, c, tbl, 100*time.Millisecond, 0)
 	setAt := make([]time.Time, n)
 	var client []time.Duration
 	// wait collects notifications carrying v (any value: -1) until every

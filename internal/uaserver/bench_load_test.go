@@ -9,27 +9,14 @@ import (
 	"github.com/gopcua/opcua"
 	"github.com/gopcua/opcua/ua"
 
-	"github.com/tagbridge/tagbridge/drivers"
 	"github.com/tagbridge/tagbridge/mapping"
 )
 
 // benchServer serves n float64 tags with a value each.
 func benchServer(b *testing.B, n int) (*Server, *mapping.Table) {
 	b.Helper()
-	store := mapping.NewStore()
-	tbl := bigTable(store, n)
-	now := time.Now()
-	for i, tg := range tbl.Tags {
-		tg.Entry.Set(mapping.Value{V: float64(i), Quality: drivers.Good, Source: now, Server: now})
-	}
-	srv, err := New(Options{Listen: "127.0.0.1:0", ApplicationURI: "urn:bench"}, tbl)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Close() })
+	srv, tbl := newLoadServer(b, n, true)
+	startLoadServer(b, srv)
 	return srv, tbl
 }
 
@@ -65,21 +52,9 @@ func BenchmarkNotify100k(b *testing.B) { benchNotify(b, 100000) }
 func benchNotify(b *testing.B, n int) {
 	srv, tbl := benchServer(b, n)
 	c := (&fixture{srv: srv}).connect(b, opcua.RequestTimeout(time.Minute))
-	ch := make(chan *opcua.PublishNotificationData, 1024)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	sub, err := c.Subscribe(ctx, &opcua.SubscriptionParameters{Interval: 50 * time.Millisecond}, ch)
-	if err != nil {
-		b.Fatal(err)
-	}
-	reqs := make([]*ua.MonitoredItemCreateRequest, n)
-	for i, tg := range tbl.Tags {
-		reqs[i] = opcua.NewMonitoredItemCreateRequestWithDefaults(nid(tg.Path), ua.AttributeIDValue, uint32(i))
-		reqs[i].RequestedParameters.SamplingInterval = 50
-	}
-	if _, err := sub.Monitor(ctx, ua.TimestampsToReturnBoth, reqs...); err != nil {
-		b.Fatal(err)
-	}
+	_, ch := monitorAll(b, ctx, c, tbl, 50*time.Millisecond, 50)
 	wait := func(want int) {
 		for got := 0; got < want; {
 			select {
@@ -96,10 +71,7 @@ func benchNotify(b *testing.B, n int) {
 	v := float64(n)
 	for b.Loop() {
 		v++
-		now := time.Now()
-		for _, tg := range tbl.Tags {
-			tg.Entry.Set(mapping.Value{V: v, Quality: drivers.Good, Source: now, Server: now})
-		}
+		setAll(tbl, v)
 		wait(n)
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "notifications/s")

@@ -3,7 +3,6 @@ package uaserver
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -16,16 +15,6 @@ import (
 	"github.com/tagbridge/tagbridge/drivers"
 	"github.com/tagbridge/tagbridge/mapping"
 )
-
-// bigTable has n float64 tags Load/F<i/1000>/T<i> with a 100 ms scan.
-func bigTable(store *mapping.Store, n int) *mapping.Table {
-	tbl := &mapping.Table{Tags: make([]*mapping.Tag, 0, n)}
-	for i := range n {
-		p := fmt.Sprintf("Load/F%d/T%d", i/1000, i)
-		tbl.Tags = append(tbl.Tags, &mapping.Tag{Path: p, NodeID: p, Type: drivers.Float64, Access: mapping.Read, Scan: 100 * time.Millisecond, Entry: store.Entry(p)})
-	}
-	return tbl
-}
 
 // blockingWriter holds every write until release is closed.
 type blockingWriter struct {
@@ -126,7 +115,7 @@ func TestTooMany(t *testing.T) {
 	}
 	var reqs []*ua.MonitoredItemCreateRequest
 	for i := range 3 {
-		reqs = append(reqs, opcua.NewMonitoredItemCreateRequestWithDefaults(nid("Line1/Press3/Temperature"), ua.AttributeIDValue, uint32(i)))
+		reqs = append(reqs, monItem("Line1/Press3/Temperature", uint32(i)))
 	}
 	res, err := sub.Monitor(ctx5(t), ua.TimestampsToReturnBoth, reqs...)
 	if err != nil {
@@ -150,19 +139,11 @@ func TestSamplingFasterThanPublishing(t *testing.T) {
 	c := f.connect(t)
 	e := f.store.Entry("Line1/Press3/Temperature")
 	e.Set(mapping.Value{V: 0.0, Quality: drivers.Good, Source: time.Now(), Server: time.Now()})
-	ch := make(chan *opcua.PublishNotificationData, 64)
-	sub, err := c.Subscribe(ctx5(t), &opcua.SubscriptionParameters{Interval: 3 * time.Second}, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fast := opcua.NewMonitoredItemCreateRequestWithDefaults(nid("Line1/Press3/Temperature"), ua.AttributeIDValue, 1)
+	fast := monItem("Line1/Press3/Temperature", 1)
 	fast.RequestedParameters.SamplingInterval, fast.RequestedParameters.QueueSize = 10, 20
-	dflt := opcua.NewMonitoredItemCreateRequestWithDefaults(nid("Line1/Press3/Temperature"), ua.AttributeIDValue, 2)
+	dflt := monItem("Line1/Press3/Temperature", 2)
 	dflt.RequestedParameters.SamplingInterval = -1
-	res, err := sub.Monitor(ctx5(t), ua.TimestampsToReturnBoth, fast, dflt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ch, res := subscribe(t, c, 3*time.Second, fast, dflt)
 	if got := res.Results[0].RevisedSamplingInterval; got != 250 {
 		t.Errorf("10 ms on a 250 ms tag revised to %v, want the scan (250)", got)
 	}
@@ -205,17 +186,8 @@ func TestCloseUnderLoad(t *testing.T) {
 		t.Skip("load test")
 	}
 	t.Parallel()
-	const n = 10000
-	store := mapping.NewStore()
-	tbl := bigTable(store, n)
-	srv, err := New(Options{Listen: "127.0.0.1:0", ApplicationURI: "urn:load", Logger: testLogger()}, tbl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, tbl := newLoadServer(t, 10000, false)
+	startLoadServer(t, srv)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -229,29 +201,15 @@ func TestCloseUnderLoad(t *testing.T) {
 				return
 			case <-tk.C:
 			}
-			now := time.Now()
-			for _, tg := range tbl.Tags {
-				tg.Entry.Set(mapping.Value{V: v, Quality: drivers.Good, Source: now, Server: now})
-			}
+			setAll(tbl, v)
 		}
 	}()
 	defer func() { close(stop); wg.Wait() }()
-	reqs := make([]*ua.MonitoredItemCreateRequest, n)
-	for i, tg := range tbl.Tags {
-		reqs[i] = opcua.NewMonitoredItemCreateRequestWithDefaults(nid(tg.Path), ua.AttributeIDValue, uint32(i))
-	}
 	f := &fixture{srv: srv}
 	for round := range 6 {
 		c := f.connect(t, opcua.RequestTimeout(time.Minute)) // 10k items under -race are slow
-		ch := make(chan *opcua.PublishNotificationData, 256)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		sub, err := c.Subscribe(ctx, &opcua.SubscriptionParameters{Interval: 100 * time.Millisecond}, ch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := sub.Monitor(ctx, ua.TimestampsToReturnBoth, reqs...); err != nil {
-			t.Fatal(err)
-		}
+		sub, ch := monitorAll(t, ctx, c, tbl, 100*time.Millisecond, 0)
 		for got := 0; got < 2; got++ { // notifications flow
 			select {
 			case <-ch:

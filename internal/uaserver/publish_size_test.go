@@ -13,9 +13,6 @@ import (
 	"github.com/gopcua/opcua"
 	"github.com/gopcua/opcua/ua"
 	"github.com/gopcua/opcua/uacp"
-
-	"github.com/tagbridge/tagbridge/drivers"
-	"github.com/tagbridge/tagbridge/mapping"
 )
 
 func TestDataValueEncoding(t *testing.T) {
@@ -168,20 +165,8 @@ func (p *msgSizeProxy) largest() int {
 func TestPublishRespectsMaxMessageSize(t *testing.T) {
 	t.Parallel()
 	const n, limit = 10000, 64 << 10
-	store := mapping.NewStore()
-	tbl := bigTable(store, n)
-	now := time.Now()
-	for i, tg := range tbl.Tags {
-		tg.Entry.Set(mapping.Value{V: float64(i), Quality: drivers.Good, Source: now, Server: now})
-	}
-	srv, err := New(Options{Listen: "127.0.0.1:0", ApplicationURI: "urn:test:size", Logger: testLogger()}, tbl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv, tbl := newLoadServer(t, n, true)
+	startLoadServer(t, srv)
 	px := newMsgSizeProxy(t, srv.Addr().String())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -196,20 +181,7 @@ func TestPublishRespectsMaxMessageSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close(context.Background())
-	ch := make(chan *opcua.PublishNotificationData, 256)
-	sub, err := c.Subscribe(ctx, &opcua.SubscriptionParameters{Interval: 100 * time.Millisecond}, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for from := 0; from < n; from += 1000 { // 1000 results fit the 64 KiB too
-		reqs := make([]*ua.MonitoredItemCreateRequest, 0, 1000)
-		for i := from; i < from+1000; i++ {
-			reqs = append(reqs, opcua.NewMonitoredItemCreateRequestWithDefaults(nid(tbl.Tags[i].Path), ua.AttributeIDValue, uint32(i)))
-		}
-		if _, err := sub.Monitor(ctx, ua.TimestampsToReturnBoth, reqs...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, ch := monitorAll(t, ctx, c, tbl, 100*time.Millisecond, 0)
 	seen := map[uint32]bool{}
 	msgs := 0
 	for len(seen) < n {

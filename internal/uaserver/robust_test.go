@@ -64,16 +64,7 @@ func TestReloadKeepsItems(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
 	c := f.connect(t)
-	ch := make(chan *opcua.PublishNotificationData, 64)
-	sub, err := c.Subscribe(ctx5(t), &opcua.SubscriptionParameters{Interval: 50 * time.Millisecond}, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sub.Monitor(ctx5(t), ua.TimestampsToReturnBoth,
-		opcua.NewMonitoredItemCreateRequestWithDefaults(nid("Line1/Press3/Temperature"), ua.AttributeIDValue, 1),
-		opcua.NewMonitoredItemCreateRequestWithDefaults(nid("Line1/Running"), ua.AttributeIDValue, 2)); err != nil {
-		t.Fatal(err)
-	}
+	_, ch, _ := subscribe(t, c, 50*time.Millisecond, monItem("Line1/Press3/Temperature", 1), monItem("Line1/Running", 2))
 	// Reload without Line1/Running: handle 2 reports BadNodeIdUnknown,
 	// handle 1 keeps delivering.
 	var tags []*mapping.Tag
@@ -120,13 +111,7 @@ func TestNoLeaks(t *testing.T) {
 	for range 3 {
 		c := f.connect(t)
 		clients = append(clients, c)
-		sub, err := c.Subscribe(ctx5(t), &opcua.SubscriptionParameters{Interval: 50 * time.Millisecond}, make(chan *opcua.PublishNotificationData, 1024))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := sub.Monitor(ctx5(t), ua.TimestampsToReturnBoth, opcua.NewMonitoredItemCreateRequestWithDefaults(nid("Line1/Press3/Temperature"), ua.AttributeIDValue, 1)); err != nil {
-			t.Fatal(err)
-		}
+		subscribe(t, c, 50*time.Millisecond, monItem("Line1/Press3/Temperature", 1))
 		e := f.store.Entry("Line1/Press3/Temperature")
 		for i := range 200 {
 			e.Set(mapping.Value{V: float64(i), Quality: drivers.Good})

@@ -128,6 +128,27 @@ func ctx5(t testing.TB) context.Context {
 	return ctx
 }
 
+// subscribe creates a subscription publishing every interval and monitors
+// items on it.
+func subscribe(t testing.TB, c *opcua.Client, interval time.Duration, items ...*ua.MonitoredItemCreateRequest) (*opcua.Subscription, chan *opcua.PublishNotificationData, *ua.CreateMonitoredItemsResponse) {
+	t.Helper()
+	ch := make(chan *opcua.PublishNotificationData, 1024)
+	sub, err := c.Subscribe(ctx5(t), &opcua.SubscriptionParameters{Interval: interval}, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := sub.Monitor(ctx5(t), ua.TimestampsToReturnBoth, items...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub, ch, res
+}
+
+// monItem monitors the Value of the tag at path, with client handle h.
+func monItem(path string, h uint32) *ua.MonitoredItemCreateRequest {
+	return opcua.NewMonitoredItemCreateRequestWithDefaults(nid(path), ua.AttributeIDValue, h)
+}
+
 func TestNewOptions(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

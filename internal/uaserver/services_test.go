@@ -315,17 +315,7 @@ func TestSubscription(t *testing.T) {
 	c := f.connect(t)
 	e := f.store.Entry("Line1/Press3/Temperature")
 	e.Set(mapping.Value{V: 1.0, Quality: drivers.Good, Source: time.Now(), Server: time.Now()})
-	ch := make(chan *opcua.PublishNotificationData, 64)
-	sub, err := c.Subscribe(ctx5(t), &opcua.SubscriptionParameters{Interval: 50 * time.Millisecond}, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := sub.Monitor(ctx5(t), ua.TimestampsToReturnBoth,
-		opcua.NewMonitoredItemCreateRequestWithDefaults(nid("Line1/Press3/Temperature"), ua.AttributeIDValue, 1),
-		opcua.NewMonitoredItemCreateRequestWithDefaults(nid("nope"), ua.AttributeIDValue, 2))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub, ch, res := subscribe(t, c, 50*time.Millisecond, monItem("Line1/Press3/Temperature", 1), monItem("nope", 2))
 	if res.Results[0].StatusCode != ua.StatusOK || res.Results[1].StatusCode != ua.StatusBadNodeIDUnknown {
 		t.Fatalf("create items: %v %v", res.Results[0].StatusCode, res.Results[1].StatusCode)
 	}
@@ -372,14 +362,7 @@ func TestCloseSessionReleasesWatchers(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
 	c := f.connect(t)
-	ch := make(chan *opcua.PublishNotificationData, 64)
-	sub, err := c.Subscribe(ctx5(t), &opcua.SubscriptionParameters{Interval: 50 * time.Millisecond}, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sub.Monitor(ctx5(t), ua.TimestampsToReturnBoth, opcua.NewMonitoredItemCreateRequestWithDefaults(nid("Line1/Press3/Temperature"), ua.AttributeIDValue, 1)); err != nil {
-		t.Fatal(err)
-	}
+	subscribe(t, c, 50*time.Millisecond, monItem("Line1/Press3/Temperature", 1))
 	if err := c.Close(ctx5(t)); err != nil {
 		t.Fatal(err)
 	}

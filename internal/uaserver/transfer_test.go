@@ -76,7 +76,7 @@ func rawSubscription(t *testing.T, c *opcua.Client, path string, keepAlive, life
 	if err != nil {
 		t.Fatal(err)
 	}
-	mi := opcua.NewMonitoredItemCreateRequestWithDefaults(nid(path), ua.AttributeIDValue, 7)
+	mi := monItem(path, 7)
 	cm, err := send[*ua.CreateMonitoredItemsResponse](ctx5(t), c, &ua.CreateMonitoredItemsRequest{
 		SubscriptionID: cs.SubscriptionID, TimestampsToReturn: ua.TimestampsToReturnBoth, ItemsToCreate: []*ua.MonitoredItemCreateRequest{mi}})
 	if err != nil || cm.Results[0].StatusCode != ua.StatusOK {

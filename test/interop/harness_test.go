@@ -18,13 +18,20 @@ import (
 	"time"
 )
 
-// requireInterop skips unless TAGBRIDGE_INTEROP=1; then node and the npm
-// peers must be present (make test installs them) or the test fails.
-func requireInterop(t *testing.T) {
+// requireBinary skips unless TAGBRIDGE_INTEROP=1 (make test sets it): every
+// test that builds the binary needs it.
+func requireBinary(t *testing.T) {
 	t.Helper()
 	if os.Getenv("TAGBRIDGE_INTEROP") != "1" {
 		t.Skip("interop tests run with TAGBRIDGE_INTEROP=1 (make test)")
 	}
+}
+
+// requireInterop is requireBinary, and then node and the npm peers must be
+// present (make test installs them) or the test fails.
+func requireInterop(t *testing.T) {
+	t.Helper()
+	requireBinary(t)
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatal("node not found: the interop tests need Node >= 20")
 	}
@@ -141,11 +148,20 @@ func node(t *testing.T, timeout time.Duration, script string, args ...string) ma
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	last := lines[len(lines)-1]
+	// The result is the last line that is a JSON object: node-opcua prints
+	// its own notices on stdout too ("Creating default certificate" on a
+	// fresh machine, warnings after the result).
 	var res map[string]any
-	if jerr := json.Unmarshal([]byte(last), &res); jerr != nil {
-		t.Fatalf("node %s: %v; no JSON result (%v)\nstdout:\n%s\nstderr:\n%s", script, err, jerr, out.String(), errb.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	for i := len(lines) - 1; i >= 0 && res == nil; i-- {
+		if l := strings.TrimSpace(lines[i]); strings.HasPrefix(l, "{") {
+			if json.Unmarshal([]byte(l), &res) != nil {
+				res = nil
+			}
+		}
+	}
+	if res == nil {
+		t.Fatalf("node %s: %v; no JSON result\nstdout:\n%s\nstderr:\n%s", script, err, out.String(), errb.String())
 	}
 	if err != nil {
 		t.Fatalf("node %s failed: %v\nresult: %v\nstderr:\n%s", script, err, res, errb.String())

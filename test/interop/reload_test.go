@@ -20,15 +20,6 @@ import (
 	"github.com/gopcua/opcua/ua"
 )
 
-// relRequireBinary skips unless TAGBRIDGE_INTEROP=1 (make test sets it).
-// Unlike requireInterop it needs neither node nor node_modules.
-func relRequireBinary(t *testing.T) {
-	t.Helper()
-	if os.Getenv("TAGBRIDGE_INTEROP") != "1" {
-		t.Skip("binary tests run with TAGBRIDGE_INTEROP=1 (make test)")
-	}
-}
-
 // relSimConfig is a config with one sim device and the given extra tags
 // (YAML flow maps). Logs are text at info level, so "config reloaded" and
 // the rejection line are visible.
@@ -123,7 +114,7 @@ func relGood(t *testing.T, c *opcua.Client, path string) func() bool {
 // the file watcher (which watches the link's folder) sees no event when the
 // target changes; only SIGHUP makes the binary read the edited file.
 func TestRelReloadSIGHUP(t *testing.T) {
-	relRequireBinary(t)
+	requireBinary(t)
 	t.Parallel()
 	dir, real := t.TempDir(), filepath.Join(t.TempDir(), "real.yaml")
 	if err := os.WriteFile(real, []byte(relSimConfig()), 0o644); err != nil {
@@ -159,7 +150,7 @@ func TestRelReloadSIGHUP(t *testing.T) {
 // save is logged with its errors and the running config keeps serving; a
 // fixed save applies.
 func TestRelReloadFileWatch(t *testing.T) {
-	relRequireBinary(t)
+	requireBinary(t)
 	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tagbridge.yaml")

@@ -31,7 +31,7 @@ func relExitCode(err error) int {
 }
 
 func TestRelStopSignals(t *testing.T) {
-	relRequireBinary(t)
+	requireBinary(t)
 	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -85,7 +85,7 @@ func relRun(t *testing.T, dir string, args ...string) (int, string) {
 }
 
 func TestRelExitCodes(t *testing.T) {
-	relRequireBinary(t)
+	requireBinary(t)
 	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, content string) {
