@@ -86,8 +86,17 @@ func bareLoop(ctx context.Context, addr string, n int, stop time.Time) error {
 // subscribed, and times each from the Write call to the register write
 // arriving at the peer.
 func runWrites(ctx context.Context, o opts, res *result) error {
+	return runWritesUnder(ctx, o, res, 10_000)
+}
+
+// runWrites100k is runWrites under NeuronEX's 100k-tag load.
+func runWrites100k(ctx context.Context, o opts, res *result) error {
+	return runWritesUnder(ctx, o, res, 100_000)
+}
+
+func runWritesUnder(ctx context.Context, o opts, res *result, tags int) error {
 	const writes = 100
-	r, err := startRig(ctx, o, rigSpec{devices: 10, tags: 10_000, scan: time.Second, writeTag: true})
+	r, err := startRig(ctx, o, rigSpec{devices: 10, tags: tags, scan: time.Second, writeTag: true})
 	if err != nil {
 		return err
 	}

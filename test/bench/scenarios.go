@@ -43,6 +43,8 @@ func scenarios() []scenario {
 			target: "gateway >= 90 % of bare loop", run: runThroughput},
 		{name: "writes", setup: "10k tags @1s over 10 dev + 100 writes",
 			target: "write p99 <= 50 ms", neuron: "avg 523 ms, max 778 ms (100k load)", run: runWrites},
+		{name: "writes100k", optIn: true, setup: "100k tags @1s over 10 dev, all subscribed, + 100 writes",
+			target: "write p99 <= 50 ms", neuron: "avg 523 ms, max 778 ms", run: runWrites100k},
 		{name: "plan", setup: "8 dev: 1, 59, 60, 61, 119, 120, 1000, 2500 tags @1s",
 			target: "req/scan = min (ratio 1.00)", run: runPlan},
 	}
