@@ -24,12 +24,13 @@ const DefaultScan = time.Second
 // Disabled devices (enabled: false) are checked but left out of the table.
 func Compile(cfg *config.Config, store *Store) (*Table, error) {
 	var errs config.Errors
-	tbl := &Table{index: map[string]*Tag{}}
+	tbl := &Table{}
 	where := map[string]string{} // path -> key path that defined it, for duplicate errors
 	for i := range cfg.Devices {
 		cd := &cfg.Devices[i]
 		dp := fmt.Sprintf("devices[%d]", i)
 		d := compileDevice(cfg, cd, dp, &errs)
+		d.Tags = make([]*Tag, 0, len(cd.Tags))
 		for j := range cd.Tags {
 			tp := fmt.Sprintf("%s.tags[%d]", dp, j)
 			t := compileTag(cfg, d, &cd.Tags[j], tp, &errs)
@@ -59,11 +60,17 @@ func Compile(cfg *config.Config, store *Store) (*Table, error) {
 			}
 			where[st.Path] = dp + ".name"
 		}
+		d.strs = nil
 		tbl.Devices = append(tbl.Devices, d)
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	n := 0
+	for _, d := range tbl.Devices {
+		n += len(d.Tags) + len(d.Status.All())
+	}
+	tbl.Tags = make([]*Tag, 0, n)
 	for _, d := range tbl.Devices {
 		for _, t := range d.Tags {
 			tbl.add(t, store)
@@ -72,6 +79,7 @@ func Compile(cfg *config.Config, store *Store) (*Table, error) {
 			tbl.add(t, store)
 		}
 	}
+	tbl.buildIndex()
 	return tbl, nil
 }
 
@@ -85,7 +93,6 @@ func (tbl *Table) add(t *Tag, store *Store) {
 		}
 	}
 	tbl.Tags = append(tbl.Tags, t)
-	tbl.index[t.Path] = t
 }
 
 // compileDevice builds the device part; problems go to errs. It never
@@ -131,6 +138,22 @@ func compileDevice(cfg *config.Config, cd *config.Device, dp string, errs *confi
 	return d
 }
 
+// intern returns one shared copy of s per device: a config decoded from
+// YAML holds its own copy of "degC" for every tag.
+func (d *Device) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := d.strs[s]; ok {
+		return v
+	}
+	if d.strs == nil {
+		d.strs = map[string]string{}
+	}
+	d.strs[s] = s
+	return s
+}
+
 func quoteAny(v any) string {
 	if s, ok := v.(string); ok {
 		return fmt.Sprintf("%q", s)
@@ -161,7 +184,7 @@ func treePath(s string) string {
 // no usable path or type; other problems are reported and the tag returned.
 func compileTag(cfg *config.Config, d *Device, ct *config.Tag, tp string, errs *config.Errors) *Tag {
 	t := &Tag{
-		Device: d.Name, Name: ct.Name, Unit: ct.Unit, Description: ct.Description,
+		Device: d.Name, Name: ct.Name, Unit: d.intern(ct.Unit), Description: d.intern(ct.Description),
 		NaN: NaNBad, Scan: ct.Scan,
 	}
 	if s, ok := d.Options["nan"].(string); ok && (s == NaNZero || s == NaNKeep) {
@@ -182,6 +205,8 @@ func compileTag(cfg *config.Config, d *Device, ct *config.Tag, tp string, errs *
 	t.Path = name
 	if d.Folder != "" {
 		t.Path = d.Folder + "/" + name
+		// Name shares Path's bytes, so the config's copy can be freed.
+		t.Name = t.Path[len(d.Folder)+1:]
 	}
 	t.NodeID = t.Path
 	if ok && reserved(t.Path) {
@@ -213,7 +238,10 @@ func compileTag(cfg *config.Config, d *Device, ct *config.Tag, tp string, errs *
 	}
 	t.Addr = drivers.Address{
 		Tag: t.Path, Addr: ct.Address, Type: raw, Length: ct.Length,
-		Order: ct.ByteOrder, Options: ct.Options, Scan: t.Scan,
+		Order: d.intern(ct.ByteOrder), Options: ct.Options, Scan: t.Scan,
+	}
+	if len(t.Addr.Options) == 0 {
+		t.Addr.Options = nil // an empty map from the decoder is ~50 bytes a tag
 	}
 	if !ok {
 		return nil

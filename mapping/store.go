@@ -39,7 +39,7 @@ func (s *Store) Entry(path string) *Entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e = s.entries[path]; e == nil {
-		e = &Entry{Path: path, val: Value{Quality: drivers.BadWaitingForInitialData}}
+		e = &Entry{Path: path, q: drivers.BadWaitingForInitialData}
 		s.entries[path] = e
 	}
 	return e
@@ -73,7 +73,7 @@ func (s *Store) Len() int {
 
 // Entry is the latest value of one tag and the watchers interested in it.
 //
-// The value lives inline under a small mutex rather than behind an
+// The value lives inline under a small lock rather than behind an
 // atomic.Pointer to a fresh Value per Set: at 100k tags/s that pointer
 // design allocated 100k Values a second (and held one 96-byte object per tag
 // besides the Entry), which is what made the collector run. The critical
@@ -81,34 +81,51 @@ func (s *Store) Len() int {
 // and the readers are a few subscription loops, so the lock is almost never
 // contended; a seqlock would avoid it but cannot copy the pointers of a
 // Value without a data race.
+//
+// The value is stored field by field behind a plain mutex. (A 4-byte spin
+// lock would save 16 bytes per entry, 1.6 MB at 100k tags, but a spinning
+// reader on a 2-core industrial PC is not worth that.) Watch and Unwatch
+// swap the watcher list with compare-and-swap.
 type Entry struct {
 	Path string
 
-	mu       sync.Mutex // guards val
-	val      Value
-	wmu      sync.Mutex               // serialises Watch/Unwatch
-	watchers atomic.Pointer[[]*watch] // copy-on-write
+	mu       sync.Mutex // guards the value fields below
+	q        drivers.Quality
+	v        any
+	src, srv time.Time
+	err      string
+	watchers atomic.Pointer[watchNode] // immutable list, copy-on-write
 }
+
+func (e *Entry) lock()   { e.mu.Lock() }
+func (e *Entry) unlock() { e.mu.Unlock() }
 
 // Load returns the latest value.
 func (e *Entry) Load() Value {
-	e.mu.Lock()
-	v := e.val
-	e.mu.Unlock()
+	e.lock()
+	v := Value{V: e.v, Quality: e.q, Source: e.src, Server: e.srv, Err: e.err}
+	e.unlock()
 	return v
 }
 
 // Set stores v as the latest value and marks e dirty in every watcher.
 // It never blocks on a consumer and does not allocate.
 func (e *Entry) Set(v Value) {
-	e.mu.Lock()
-	e.val = v
-	e.mu.Unlock()
-	if ws := e.watchers.Load(); ws != nil {
-		for _, s := range *ws {
-			s.w.mark(s)
-		}
+	e.lock()
+	e.v, e.q, e.src, e.srv, e.err = v.V, v.Quality, v.Source, v.Server, v.Err
+	e.unlock()
+	for n := e.watchers.Load(); n != nil; n = n.next {
+		n.s.w.mark(n.s)
 	}
+}
+
+// watchNode is one cell of an Entry's immutable watcher list. A list of
+// nodes costs 16 bytes a watcher; the []*watch it replaced cost 32 (the
+// array and the slice header the atomic pointer needs) for the common
+// single watcher.
+type watchNode struct {
+	s    *watch
+	next *watchNode
 }
 
 // watch is the link between one Entry and one Watcher. Its marked flag
@@ -123,41 +140,46 @@ type watch struct {
 
 // Watch adds w to the watchers of e. Watching twice is a no-op.
 func (e *Entry) Watch(w *Watcher) {
-	e.wmu.Lock()
-	defer e.wmu.Unlock()
-	var old []*watch
-	if p := e.watchers.Load(); p != nil {
-		old = *p
-	}
-	for _, x := range old {
-		if x.w == w {
+	var s *watch
+	for {
+		head := e.watchers.Load()
+		for n := head; n != nil; n = n.next {
+			if n.s.w == w {
+				return
+			}
+		}
+		if s == nil {
+			s = &watch{w: w, e: e}
+		}
+		if e.watchers.CompareAndSwap(head, &watchNode{s: s, next: head}) {
 			return
 		}
 	}
-	n := make([]*watch, len(old), len(old)+1)
-	copy(n, old)
-	n = append(n, &watch{w: w, e: e})
-	e.watchers.Store(&n)
 }
 
 // Unwatch removes w from the watchers of e. A change of e that w has not
 // drained yet is dropped with it.
 func (e *Entry) Unwatch(w *Watcher) {
-	e.wmu.Lock()
-	defer e.wmu.Unlock()
-	p := e.watchers.Load()
-	if p == nil {
+	// Copy the nodes before w's and share the tail after it.
+	var before []*watch
+retry:
+	before = before[:0]
+	old := e.watchers.Load()
+	for n := old; n != nil; n = n.next {
+		if n.s.w != w {
+			before = append(before, n.s)
+			continue
+		}
+		head := n.next
+		for i := len(before) - 1; i >= 0; i-- {
+			head = &watchNode{s: before[i], next: head}
+		}
+		if !e.watchers.CompareAndSwap(old, head) {
+			goto retry
+		}
+		n.s.gone.Store(true)
 		return
 	}
-	n := make([]*watch, 0, len(*p))
-	for _, x := range *p {
-		if x.w != w {
-			n = append(n, x)
-		} else {
-			x.gone.Store(true)
-		}
-	}
-	e.watchers.Store(&n)
 }
 
 // Watcher collects the entries that changed since the last Drain. A slow

@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tagbridge/tagbridge/config"
@@ -26,7 +28,10 @@ type Table struct {
 	Devices []*Device // enabled devices, config order
 	Tags    []*Tag    // every tag incl. status tags, config order (per device: data tags, then status tags)
 
-	index map[string]*Tag
+	// index holds the positions in Tags sorted by path. Lookups by path
+	// are rare (writes, reloads), so a binary search over 4 bytes a tag
+	// replaces a map that cost ~40 bytes a tag at 100k tags.
+	index []int32
 }
 
 // Tag returns the tag at path, or nil if unknown.
@@ -34,7 +39,22 @@ func (t *Table) Tag(path string) *Tag {
 	if t == nil {
 		return nil
 	}
-	return t.index[path]
+	i, ok := slices.BinarySearchFunc(t.index, path, func(k int32, p string) int {
+		return strings.Compare(t.Tags[k].Path, p)
+	})
+	if !ok {
+		return nil
+	}
+	return t.Tags[t.index[i]]
+}
+
+// buildIndex sorts the positions of Tags by path (paths are unique).
+func (t *Table) buildIndex() {
+	t.index = make([]int32, len(t.Tags))
+	for i := range t.index {
+		t.index[i] = int32(i)
+	}
+	slices.SortFunc(t.index, func(a, b int32) int { return strings.Compare(t.Tags[a].Path, t.Tags[b].Path) })
 }
 
 // Device is one compiled, enabled device.
@@ -52,6 +72,8 @@ type Device struct {
 	// scan, folder, reliability knobs, every tag setting). Equal hash across
 	// a reload = the device and its tags are unchanged.
 	Hash string
+
+	strs map[string]string // intern: Unit, Description, Order; nil after Compile
 }
 
 // StatusTags are the synthetic diagnostics of one device under

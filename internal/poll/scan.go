@@ -15,7 +15,8 @@ import (
 // read together as one (prepared) batch.
 type class struct {
 	period  time.Duration
-	tags    []*mapping.Tag
+	tags    []*mapping.Tag    // shares the Device's Tags when shared
+	shared  bool              // tags is the Device's Tags slice: never write into it
 	addrs   []drivers.Address // nil once prepared: the batch has what it needs
 	out     []drivers.Sample
 	batch   drivers.Batch // nil: Device.Read
@@ -53,13 +54,22 @@ func (r *runner) classes(dev drivers.Device, now time.Time) []*class {
 	}
 	by := make(map[time.Duration]*class, len(count))
 	for p, n := range count {
-		by[p] = &class{period: p, next: now, tags: make([]*mapping.Tag, 0, n),
-			addrs: make([]drivers.Address, 0, n), out: make([]drivers.Sample, n)}
+		c := &class{period: p, next: now, addrs: make([]drivers.Address, 0, n), out: make([]drivers.Sample, n)}
+		if n == len(r.dev.Tags) {
+			// One class holds every tag, in order: use the Device's
+			// slice instead of a copy (8 bytes a tag).
+			c.tags, c.shared = r.dev.Tags, true
+		} else {
+			c.tags = make([]*mapping.Tag, 0, n)
+		}
+		by[p] = c
 	}
 	for _, t := range r.dev.Tags {
 		if p, ok := r.period(t); ok {
 			c := by[p]
-			c.tags = append(c.tags, t)
+			if !c.shared {
+				c.tags = append(c.tags, t)
+			}
 			c.addrs = append(c.addrs, t.Addr)
 		}
 	}
@@ -117,12 +127,34 @@ func retargetClasses(cs []*class, d *mapping.Device) {
 		}
 	}
 	for _, c := range cs {
+		if c.shared {
+			if sameTags(c.tags, d.Tags) {
+				c.tags = d.Tags
+				continue
+			}
+			// Not expected (equal hash), but never write into the old
+			// table: fall back to a private copy.
+			c.tags, c.shared = append([]*mapping.Tag(nil), c.tags...), false
+		}
 		for i, t := range c.tags {
 			if n := by[t.Path]; n != nil {
 				c.tags[i] = n
 			}
 		}
 	}
+}
+
+// sameTags reports whether b has a's paths in the same order.
+func sameTags(a, b []*mapping.Tag) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if b[i] == nil || a[i].Path != b[i].Path || a[i].Status != b[i].Status {
+			return false
+		}
+	}
+	return true
 }
 
 // session polls an open device until ctx is done, the connection is lost
