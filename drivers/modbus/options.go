@@ -9,9 +9,10 @@ import (
 	"net"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tagbridge/tagbridge/drivers"
 )
 
 // Transports the driver speaks (option `transport`).
@@ -99,32 +100,19 @@ func parseOptions(opts map[string]any) (options, error) {
 		reconnectMin:            500 * time.Millisecond,
 		reconnectMax:            30 * time.Second,
 	}
-	var errs []error
-	fail := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("option %q: %s", key, fmt.Sprintf(format, args...)))
-	}
-	keys := make([]string, 0, len(opts))
-	for k := range opts {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if !slices.Contains(optionKeys, k) {
-			fail(k, "unknown option (known: %s)", strings.Join(optionKeys, ", "))
-		}
-	}
-	d := decoder{opts: opts, fail: fail}
-	d.str("transport", &o.transport)
+	d := drivers.NewOptions(opts, optionKeys...)
+	fail := d.Fail
+	d.String("transport", &o.transport)
 	o.transport = strings.ToLower(o.transport)
 	if !slices.Contains(transports, o.transport) {
 		fail("transport", "unknown transport %q (want one of %s)", o.transport, strings.Join(transports, ", "))
 	}
-	d.str("address", &o.address)
-	d.str("port", &o.serial.port)
-	d.int("baud", &o.serial.baud, 50, 4_000_000)
-	d.int("data_bits", &o.serial.dataBits, 5, 8)
-	d.int("stop_bits", &o.serial.stopBits, 1, 2)
-	if d.str("parity", &o.serial.parity) {
+	d.String("address", &o.address)
+	d.String("port", &o.serial.port)
+	d.Int("baud", &o.serial.baud, 50, 4_000_000)
+	d.Int("data_bits", &o.serial.dataBits, 5, 8)
+	d.Int("stop_bits", &o.serial.stopBits, 1, 2)
+	if d.String("parity", &o.serial.parity) {
 		switch strings.ToLower(o.serial.parity) {
 		case "n", "none":
 			o.serial.parity = "N"
@@ -137,37 +125,37 @@ func parseOptions(opts map[string]any) (options, error) {
 		}
 	}
 	unit := int(o.unit)
-	if d.int("unit_id", &unit, 0, 255) {
+	if d.Int("unit_id", &unit, 0, 255) {
 		o.unit = uint8(unit)
 	}
-	d.dur("timeout", &o.timeout, time.Millisecond)
+	d.Duration("timeout", &o.timeout, time.Millisecond, drivers.MaxDuration)
 	var order string
-	if d.str("byte_order", &order) {
+	if d.String("byte_order", &order) {
 		var err error
 		if o.order, err = ParseOrder(order); err != nil {
 			fail("byte_order", "%v", err)
 		}
 	}
-	d.int("max_registers", &o.limits.MaxRegisters, 1, LimitRegisters)
-	d.int("max_bits", &o.limits.MaxBits, 1, LimitBits)
-	d.int("max_gap", &o.limits.MaxGap, 0, math.MaxUint16)
-	d.bool("force_multiple_writes", &o.forceMulti)
-	d.dur("inter_request_delay", &o.delay, 0)
-	if d.str("nan", &o.nan) {
+	d.Int("max_registers", &o.limits.MaxRegisters, 1, LimitRegisters)
+	d.Int("max_bits", &o.limits.MaxBits, 1, LimitBits)
+	d.Int("max_gap", &o.limits.MaxGap, 0, math.MaxUint16)
+	d.Bool("force_multiple_writes", &o.forceMulti)
+	d.Duration("inter_request_delay", &o.delay, 0, drivers.MaxDuration)
+	if d.String("nan", &o.nan) {
 		o.nan = strings.ToLower(o.nan)
 		if o.nan != "bad" && o.nan != "zero" && o.nan != "keep" {
 			fail("nan", "want bad, zero or keep, got %q", o.nan)
 		}
 	}
-	d.int("timeouts_before_reconnect", &o.timeoutsBeforeReconnect, 1, 1000)
-	d.dur("reconnect_min", &o.reconnectMin, time.Millisecond)
-	d.dur("reconnect_max", &o.reconnectMax, time.Millisecond)
+	d.Int("timeouts_before_reconnect", &o.timeoutsBeforeReconnect, 1, 1000)
+	d.Duration("reconnect_min", &o.reconnectMin, time.Millisecond, drivers.MaxDuration)
+	d.Duration("reconnect_max", &o.reconnectMax, time.Millisecond, drivers.MaxDuration)
 	if o.reconnectMax < o.reconnectMin {
 		fail("reconnect_max", "%s is less than reconnect_min %s", o.reconnectMax, o.reconnectMin)
 	}
-	d.str("cert", &o.tlsFiles.cert)
-	d.str("key", &o.tlsFiles.key)
-	d.str("ca", &o.tlsFiles.ca)
+	d.String("cert", &o.tlsFiles.cert)
+	d.String("key", &o.tlsFiles.key)
+	d.String("ca", &o.tlsFiles.ca)
 
 	// Keys that do not apply to the transport are mistakes (a serial port
 	// on a TCP device is a copy-paste slip), so they are errors too.
@@ -206,6 +194,7 @@ func parseOptions(opts map[string]any) (options, error) {
 	case !o.onSerialLine() && o.unit > 247 && o.unit != 255:
 		fail("unit_id", "%d out of range 0..247 or 255", o.unit)
 	}
+	errs := []error{d.Err()}
 	if o.transport == TransportTLS {
 		errs = append(errs, o.loadTLS()...)
 	}
@@ -236,128 +225,4 @@ func (o *options) loadTLS() []error {
 	}
 	o.tlsCAs = pool
 	return errs
-}
-
-// decoder reads typed values from the untyped options map. YAML and viper
-// give numbers as int, float64 or string (after ${ENV} expansion), so each
-// reader accepts the forms a user can produce and nothing else.
-type decoder struct {
-	opts map[string]any
-	fail func(key, format string, args ...any)
-}
-
-func (d decoder) str(key string, dst *string) bool {
-	v, ok := d.opts[key]
-	if !ok {
-		return false
-	}
-	s, ok := v.(string)
-	if !ok {
-		d.fail(key, "want a string, got %T %v", v, v)
-		return false
-	}
-	*dst = strings.TrimSpace(s)
-	return true
-}
-
-func (d decoder) int(key string, dst *int, lo, hi int) bool {
-	v, ok := d.opts[key]
-	if !ok {
-		return false
-	}
-	n, ok := toInt(v)
-	if !ok {
-		d.fail(key, "want an integer, got %T %v", v, v)
-		return false
-	}
-	if n < int64(lo) || n > int64(hi) {
-		d.fail(key, "%d out of range %d..%d", n, lo, hi)
-		return false
-	}
-	*dst = int(n)
-	return true
-}
-
-func (d decoder) bool(key string, dst *bool) bool {
-	v, ok := d.opts[key]
-	if !ok {
-		return false
-	}
-	switch b := v.(type) {
-	case bool:
-		*dst = b
-		return true
-	case string:
-		if p, err := strconv.ParseBool(strings.TrimSpace(b)); err == nil {
-			*dst = p
-			return true
-		}
-	}
-	d.fail(key, "want true or false, got %T %v", v, v)
-	return false
-}
-
-// dur reads a duration written as a Go duration string ("500ms", "1s").
-// A bare number is refused: nobody can tell whether 5 means seconds or ms.
-func (d decoder) dur(key string, dst *time.Duration, lo time.Duration) bool {
-	v, ok := d.opts[key]
-	if !ok {
-		return false
-	}
-	var t time.Duration
-	switch x := v.(type) {
-	case time.Duration:
-		t = x
-	case string:
-		var err error
-		if t, err = time.ParseDuration(strings.TrimSpace(x)); err != nil {
-			d.fail(key, "want a duration like 500ms or 2s, got %q", x)
-			return false
-		}
-	default:
-		d.fail(key, "want a duration like 500ms or 2s, got %T %v", v, v)
-		return false
-	}
-	if t < lo {
-		d.fail(key, "%s is less than %s", t, lo)
-		return false
-	}
-	*dst = t
-	return true
-}
-
-func toInt(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int:
-		return int64(n), true
-	case int8:
-		return int64(n), true
-	case int16:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case int64:
-		return n, true
-	case uint:
-		return int64(n), n <= math.MaxInt64
-	case uint8:
-		return int64(n), true
-	case uint16:
-		return int64(n), true
-	case uint32:
-		return int64(n), true
-	case uint64:
-		return int64(n), n <= math.MaxInt64
-	case float32:
-		return toInt(float64(n))
-	case float64:
-		if n != math.Trunc(n) || math.Abs(n) > 1<<53 {
-			return 0, false
-		}
-		return int64(n), true
-	case string:
-		i, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
-		return i, err == nil
-	}
-	return 0, false
 }

@@ -24,19 +24,20 @@ func TestOptions(t *testing.T) {
 				o.Timeout == time.Second && o.Count == 500 && o.Auto && o.Device == "Mazak1" && o.URL.Path == "/mtc/"
 		}},
 		{"count float", map[string]any{"url": "http://a", "count": 20.0}, "", func(o options) bool { return o.Count == 20 }},
-		{"no url", map[string]any{}, "options.url: required", nil},
+		{"no url", map[string]any{}, `option "url": required`, nil},
 		{"bad scheme", map[string]any{"url": "ftp://a"}, "scheme must be http or https", nil},
 		{"no host", map[string]any{"url": "http://"}, "no host", nil},
 		{"query", map[string]any{"url": "http://a/?x=1"}, "no query", nil},
-		{"unknown key", map[string]any{"url": "http://a", "adress": "x"}, "options.adress: unknown option", nil},
+		{"unknown key", map[string]any{"url": "http://a", "adress": "x"}, `option "adress": unknown option`, nil},
 		{"bad mode", map[string]any{"url": "http://a", "mode": "push"}, "not a mode", nil},
-		{"bad interval", map[string]any{"url": "http://a", "interval": "fast"}, "not a duration", nil},
+		{"bad interval", map[string]any{"url": "http://a", "interval": "fast"}, `want a duration like 100ms or 2s, got "fast"`, nil},
 		{"number interval", map[string]any{"url": "http://a", "interval": 100}, "want a duration", nil},
 		{"tiny timeout", map[string]any{"url": "http://a", "timeout": "10us"}, "below the minimum", nil},
 		{"count zero", map[string]any{"url": "http://a", "count": 0}, "out of range", nil},
-		{"count fraction", map[string]any{"url": "http://a", "count": 1.5}, "not an integer", nil},
-		{"auto yes", map[string]any{"url": "http://a", "auto": "yes"}, "not a bool", nil},
+		{"count fraction", map[string]any{"url": "http://a", "count": 1.5}, "want an integer, got float64 1.5", nil},
+		{"auto yes", map[string]any{"url": "http://a", "auto": "yes"}, `want true or false, got "yes"`, nil},
 		{"url int", map[string]any{"url": 5}, "want a string", nil},
+		{"url empty", map[string]any{"url": nil}, `option "url": want a string, got an empty value`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -57,7 +58,7 @@ func TestOptions(t *testing.T) {
 	}
 	// Every problem is reported, not only the first.
 	_, err := decodeOptions(map[string]any{"mode": "x", "count": -1})
-	for _, s := range []string{"options.mode", "options.count", "options.url"} {
+	for _, s := range []string{`option "mode"`, `option "count"`, `option "url"`} {
 		if err == nil || !strings.Contains(err.Error(), s) {
 			t.Errorf("error %v does not name %s", err, s)
 		}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/tagbridge/tagbridge/drivers"
@@ -22,9 +23,9 @@ var _ drivers.Driver = Driver{}
 // device: no state is shared between two Opens. It does no I/O and ignores
 // ctx.
 func (d Driver) Open(_ context.Context, name string, opts map[string]any) (drivers.Device, error) {
-	o, err := decodeOptions(name, opts)
+	o, err := decodeOptions(opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sim %s: %w", name, err)
 	}
 	now := d.now
 	if now == nil {
