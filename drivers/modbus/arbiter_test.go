@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tagbridge/tagbridge/drivers"
-	"github.com/tagbridge/tagbridge/drivers/modbus/internal/mbtest"
+	"github.com/tagbridge/tagbridge/internal/mbtest"
 )
 
 func TestSharedLinkSerializesUnits(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 	sv "github.com/simonvetter/modbus"
 
 	"github.com/tagbridge/tagbridge/drivers"
-	"github.com/tagbridge/tagbridge/drivers/modbus/internal/mbtest"
+	"github.com/tagbridge/tagbridge/internal/mbtest"
 )
 
 // Benchmarks of the driver against real peers; docs/modbus.md (Benchmarks)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/tagbridge/tagbridge/drivers"
 	"github.com/tagbridge/tagbridge/drivers/drivertest"
-	"github.com/tagbridge/tagbridge/drivers/modbus/internal/mbtest"
+	"github.com/tagbridge/tagbridge/internal/mbtest"
 )
 
 // TestConformance runs the drivers' conformance suite against the

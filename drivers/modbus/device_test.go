@@ -12,7 +12,7 @@ import (
 	sv "github.com/simonvetter/modbus"
 
 	"github.com/tagbridge/tagbridge/drivers"
-	"github.com/tagbridge/tagbridge/drivers/modbus/internal/mbtest"
+	"github.com/tagbridge/tagbridge/internal/mbtest"
 )
 
 // openDev opens a device on drv (a fresh Driver when nil) and closes it at

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/tagbridge/tagbridge/drivers"
-	"github.com/tagbridge/tagbridge/drivers/modbus/internal/mbtest"
+	"github.com/tagbridge/tagbridge/internal/mbtest"
 )
 
 // The serial peer is Debian's python3-pymodbus on the far end of a socat pty

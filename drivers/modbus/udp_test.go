@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/tagbridge/tagbridge/drivers"
-	"github.com/tagbridge/tagbridge/drivers/modbus/internal/mbtest"
+	"github.com/tagbridge/tagbridge/internal/mbtest"
 )
 
 // The UDP peer is Debian's python3-pymodbus ModbusUdpServer with the MBAP

@@ -18,6 +18,7 @@ import (
 	"github.com/tagbridge/tagbridge/config"
 	"github.com/tagbridge/tagbridge/drivers"
 	_ "github.com/tagbridge/tagbridge/drivers/all"
+	"github.com/tagbridge/tagbridge/internal/mbtest"
 	"github.com/tagbridge/tagbridge/mapping"
 )
 
@@ -194,7 +195,7 @@ func waitUntil(t testing.TB, limit time.Duration, cond func() bool, what func() 
 // lines (settings such as demote_after, indented by four spaces) and extra
 // tags (each a YAML flow map). options starts with ", " when set; the
 // driver's timeout is 300ms unless options sets it. It is meant for a
-// counting modbusPeer.
+// PLC from startCountingPLC.
 func relDevice(name, addr, scan, options, settings string, extraTags ...string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  - name: %s\n    driver: modbus\n    scan: %s\n", name, scan)
@@ -232,3 +233,13 @@ devices:
 
 // secretHash is bcrypt("secret") at cost 4.
 const secretHash = "$2a$04$H3v8mNUYbghM5aYA5YFprO9HoDulMRDzVMXrO9tUfZ.kxmULFBemu"
+
+// startCountingPLC starts a Modbus TCP server whose hr:0 of unit 1 goes up
+// by one on every read starting at it, so every successful scan sees a new
+// value (what relDevice's Counter tag reads).
+func startCountingPLC(t testing.TB) *mbtest.Server {
+	t.Helper()
+	s := mbtest.Start(t)
+	s.CountOn(1, 0)
+	return s
+}

@@ -10,6 +10,8 @@ import (
 	"github.com/gopcua/opcua"
 	"github.com/gopcua/opcua/ua"
 	"go.uber.org/goleak"
+
+	"github.com/tagbridge/tagbridge/internal/mbtest"
 )
 
 // The end-to-end path of a Modbus tag: simonvetter's Modbus TCP server
@@ -94,29 +96,27 @@ func TestModbusEndToEnd(t *testing.T) {
 	// the clients and the PLC leave no goroutine behind.
 	running := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, running) })
-	plc := startModbusPeer(t, false)
+	plc := mbtest.Start(t)
 
 	// Known values, written as a PLC holds them.
 	f32 := func(f float32) []byte { return binary.BigEndian.AppendUint32(nil, math.Float32bits(f)) }
-	plc.SetHR(0, mbWords(f32(123.456))...) // ABCD
+	plc.SetHR(1, 0, mbWords(f32(123.456))...) // ABCD
 	flow := mbWords(f32(-12.5))
-	plc.SetHR(2, flow[1], flow[0])                                           // CDAB: low word first
-	plc.SetHR(4, mbInt16(-1234))                                             // int16 -1234 x0.1
-	plc.SetHR(5, 13824)                                                      // half of 27648
-	plc.SetHR(6, mbWords(binary.BigEndian.AppendUint32(nil, 3000000000))...) // uint32 ABCD
-	plc.SetHR(8, mbWords([]byte("PRESS-03"))...)                             // string, high byte first
-	plc.SetHR(12, 0x1234)                                                    // bcd16 1234
-	plc.SetHR(13, 0x0008)                                                    // bit 3 set, bit 4 clear
-	life := int64(-1234567890123)                                            // DCBA: fully little endian
-	plc.SetHR(14, mbWords(binary.LittleEndian.AppendUint64(nil, uint64(life)))...)
-	plc.SetHR(20, 777) // hidden behind exception 2
-	plc.SetHR(30, mbWords(f32(10))...)
-	plc.SetHR(32, 500) // 50.0
-	plc.mu.Lock()
-	plc.ir[0] = 1450
-	plc.coils[0] = true
-	plc.illegal[20] = true // hr:20 does not exist in this PLC
-	plc.mu.Unlock()
+	plc.SetHR(1, 2, flow[1], flow[0])                                           // CDAB: low word first
+	plc.SetHR(1, 4, mbInt16(-1234))                                             // int16 -1234 x0.1
+	plc.SetHR(1, 5, 13824)                                                      // half of 27648
+	plc.SetHR(1, 6, mbWords(binary.BigEndian.AppendUint32(nil, 3000000000))...) // uint32 ABCD
+	plc.SetHR(1, 8, mbWords([]byte("PRESS-03"))...)                             // string, high byte first
+	plc.SetHR(1, 12, 0x1234)                                                    // bcd16 1234
+	plc.SetHR(1, 13, 0x0008)                                                    // bit 3 set, bit 4 clear
+	life := int64(-1234567890123)                                               // DCBA: fully little endian
+	plc.SetHR(1, 14, mbWords(binary.LittleEndian.AppendUint64(nil, uint64(life)))...)
+	plc.SetHR(1, 20, 777) // hidden behind exception 2
+	plc.SetHR(1, 30, mbWords(f32(10))...)
+	plc.SetHR(1, 32, 500) // 50.0
+	plc.SetIR(1, 0, 1450)
+	plc.SetCoils(1, 0, true)
+	plc.Illegal(20) // hr:20 does not exist in this PLC
 
 	ep := startGateway(t, fmt.Sprintf(mbYAML, secretHash, plc.Addr)).Endpoint
 	c := dialUA(t, ep)
@@ -206,32 +206,32 @@ func TestModbusEndToEnd(t *testing.T) {
 			check func() error
 		}{
 			{"Setpoint", float32(42.5), func() error {
-				if got := plc.HR(30, 2); math.Float32frombits(uint32(got[0])<<16|uint32(got[1])) != 42.5 {
+				if got := plc.HR(1, 30, 2); math.Float32frombits(uint32(got[0])<<16|uint32(got[1])) != 42.5 {
 					return fmt.Errorf("hr:30..31 = %#04x, want float32 42.5 ABCD", got)
 				}
 				return nil
 			}},
 			{"Limit", 55.5, func() error { // inverse scaling: 55.5 / 0.1 = 555
-				if got := plc.HR(32, 1)[0]; got != 555 {
+				if got := plc.HR(1, 32, 1)[0]; got != 555 {
 					return fmt.Errorf("hr:32 = %d, want 555", got)
 				}
 				return nil
 			}},
 			{"Enable", true, func() error {
-				if !plc.Coil(5) {
+				if !plc.Coil(1, 5) {
 					return fmt.Errorf("coil:5 is off, want on")
 				}
 				return nil
 			}},
 			{"Mode/Auto", true, func() error { // a bit write keeps the other bits
-				if got := plc.HR(33, 1)[0]; got != 0x8004 {
+				if got := plc.HR(1, 33, 1)[0]; got != 0x8004 {
 					return fmt.Errorf("hr:33 = %#04x, want 0x8004 (bit 2 set, bit 15 kept)", got)
 				}
 				return nil
 			}},
 		} {
 			if w.tag == "Mode/Auto" {
-				plc.SetHR(33, 0x8000)
+				plc.SetHR(1, 33, 0x8000)
 			}
 			node := ua.NewStringNodeID(ns, dir+w.tag)
 			if st := writeValue(t, anon, node, w.v); st != ua.StatusBadUserAccessDenied {

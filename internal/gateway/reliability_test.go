@@ -19,6 +19,7 @@ import (
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/tagbridge/tagbridge/drivers"
+	"github.com/tagbridge/tagbridge/internal/mbtest"
 	"github.com/tagbridge/tagbridge/mapping"
 )
 
@@ -29,15 +30,15 @@ import (
 func TestRelFaultIsolation(t *testing.T) {
 	t.Parallel()
 	const n, dead = 10, 9
-	var srvs [n]*modbusPeer
+	var srvs [n]*mbtest.Server
 	var devs []string
-	var px *tcpProxy
+	var px *mbtest.Proxy
 	for i := range n {
-		srvs[i] = startModbusPeer(t, true)
+		srvs[i] = startCountingPLC(t)
 		addr := srvs[i].Addr
 		opts := ""
 		if i == dead {
-			px = startProxy(t, addr)
+			px = mbtest.StartProxy(t, addr)
 			addr = px.Addr
 			opts = ", timeout: 1s" // a dead device costs a whole timeout per scan
 		}
@@ -53,7 +54,7 @@ func TestRelFaultIsolation(t *testing.T) {
 	g.waitQuality(t, 15*time.Second, counter(dead), drivers.BadCommunicationError)
 	sawBad := time.Now()
 	last := g.Value(counter(dead))
-	if want := srvs[dead].Counter(); last.V != want {
+	if want := srvs[dead].HR(1, 0, 1)[0]; last.V != want {
 		t.Errorf("dead device: value %v, want the last value the server answered (%d)", last.V, want)
 	}
 	if last.Source.IsZero() || !last.Source.Before(sawBad) {
@@ -152,8 +153,8 @@ func relStatusOf(t testing.TB, g *testGateway, name string) (st struct {
 // it comes back Good once the peer answers again.
 func TestRelDemotion(t *testing.T) {
 	t.Parallel()
-	srv := startModbusPeer(t, true)
-	px := startProxy(t, srv.Addr)
+	srv := startCountingPLC(t)
+	px := mbtest.StartProxy(t, srv.Addr)
 	g := startGateway(t, relConfig(relDevice("press", px.Addr, "100ms", ", timeout: 200ms", "demote_after: 3\ndemote_for: 2s\nbackoff_min: 50ms\nbackoff_max: 200ms")))
 	g.waitGood(t, 10*time.Second, "press/Counter")
 	op := dialUA(t, g.Endpoint, opcua.AuthUsername("operator", "secret"))
@@ -161,7 +162,7 @@ func TestRelDemotion(t *testing.T) {
 	if st := writeValue(t, op, tagNode("press/Setpoint"), uint16(7)); st != ua.StatusOK {
 		t.Fatalf("write to a healthy device: %v", st)
 	}
-	if got := srv.HR(1, 1)[0]; got != 7 {
+	if got := srv.HR(1, 1, 1)[0]; got != 7 {
 		t.Fatalf("the device holds %d after the write, want 7", got)
 	}
 
@@ -189,7 +190,7 @@ func TestRelDemotion(t *testing.T) {
 	if res[1].Value == nil || res[1].Value.Value() != true {
 		t.Errorf("OPC UA read of _Devices/press/Demoted: %v, want true", res[1].Value)
 	}
-	if got := srv.HR(1, 1)[0]; got != 7 {
+	if got := srv.HR(1, 1, 1)[0]; got != 7 {
 		t.Errorf("a refused write reached the device: it holds %d", got)
 	}
 
@@ -218,7 +219,7 @@ func TestRelReconnectCycles(t *testing.T) {
 	if testing.Short() {
 		cycles = 30
 	}
-	srv := startModbusPeer(t, true)
+	srv := startCountingPLC(t)
 	g := startGateway(t, relConfig(relDevice("plc", srv.Addr, "50ms", "", "backoff_min: 10ms\nbackoff_max: 100ms")))
 	const tag = "plc/Counter"
 	g.waitGood(t, 10*time.Second, tag)
@@ -233,7 +234,7 @@ func TestRelReconnectCycles(t *testing.T) {
 		before := g.Value(tag).V
 		var err error
 		for range 50 { // the port may linger for a moment
-			if err = srv.Start(); err == nil {
+			if err = srv.Resume(); err == nil {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -312,8 +313,8 @@ func relStacks() string {
 // nodes and attributes get a status, not a hang-up).
 func TestRelMalformedResponses(t *testing.T) {
 	t.Parallel()
-	srv := startModbusPeer(t, true)
-	raw := startRawModbusPeer(t)
+	srv := startCountingPLC(t)
+	raw := mbtest.StartRaw(t)
 	settings := "backoff_min: 20ms\nbackoff_max: 200ms"
 	g := startGateway(t, relConfig(
 		relDevice("good", srv.Addr, "100ms", "", settings),

@@ -20,6 +20,7 @@ import (
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/tagbridge/tagbridge/config"
+	"github.com/tagbridge/tagbridge/internal/mbtest"
 )
 
 // relNotes counts data changes of one monitored item.
@@ -85,8 +86,8 @@ func relBrowse(t *testing.T, c *opcua.Client, path string) []string {
 
 func TestRelHotReload(t *testing.T) {
 	t.Parallel()
-	srvA, srvB := startModbusPeer(t, true), startModbusPeer(t, true)
-	pxA := startProxy(t, srvA.Addr) // counts devA's connections
+	srvA, srvB := startCountingPLC(t), startCountingPLC(t)
+	pxA := mbtest.StartProxy(t, srvA.Addr) // counts devA's connections
 	devA := relDevice("devA", pxA.Addr, "100ms", "", "")
 	devB1 := relDevice("devB", srvB.Addr, "100ms", "", "", `{ name: Old, address: "hr:2", type: uint16 }`)
 	devB2 := relDevice("devB", srvB.Addr, "200ms", "", "", `{ name: New, address: "hr:3", type: uint16 }`)
@@ -160,7 +161,7 @@ func TestRelHotReload(t *testing.T) {
 
 // relInvalidReload: a reload with several mistakes returns every one of
 // them and changes nothing.
-func relInvalidReload(t *testing.T, g *testGateway, c *opcua.Client, notes *relNotes, pxA *tcpProxy, devA, devB string) {
+func relInvalidReload(t *testing.T, g *testGateway, c *opcua.Client, notes *relNotes, pxA *mbtest.Proxy, devA, devB string) {
 	t.Helper()
 	bad := relConfig(devA, devB,
 		relDevice("devA", "127.0.0.1:1", "100ms", "", ""), // duplicate name

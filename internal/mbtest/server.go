@@ -1,7 +1,6 @@
 package mbtest
 
 import (
-	"errors"
 	"io"
 	"log"
 	"net"
@@ -26,7 +25,7 @@ type Server struct {
 	Addr string // host:port the driver connects to (a logging proxy)
 
 	backend string // the simonvetter server's own address
-	front   *proxy
+	front   *Proxy
 
 	mu      sync.Mutex
 	hr, ir  map[uint8]*[65536]uint16
@@ -34,6 +33,8 @@ type Server struct {
 	illegal map[uint16]bool  // hr/ir addresses that answer exception 2
 	fail    map[uint16]error // hr/ir addresses that answer this error (a modbus exception)
 	delay   time.Duration
+	count   map[unitAddr]bool // holding registers that go up by one on every read starting at them
+	reads   uint64            // holding-register reads answered
 	reqs    []Req
 	busy    int // requests being handled now
 	maxBusy int
@@ -48,6 +49,7 @@ func Start(t testing.TB) *Server {
 		hr: map[uint8]*[65536]uint16{}, ir: map[uint8]*[65536]uint16{},
 		co: map[uint8]*[65536]bool{}, di: map[uint8]*[65536]bool{},
 		illegal: map[uint16]bool{}, fail: map[uint16]error{},
+		count: map[unitAddr]bool{},
 	}
 	var err error
 	for range 5 {
@@ -61,12 +63,9 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("mbtest: start server: %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("mbtest: start proxy: %v", err)
-	}
+	l := listen(t, "start proxy")
 	s.Addr = l.Addr().String()
-	s.front = newProxy(l, s)
+	s.front = newProxy(l, s.backend, s.logReq)
 	t.Cleanup(s.Stop)
 	return s
 }
@@ -80,6 +79,19 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// unitAddr names one register of one unit.
+type unitAddr struct {
+	unit uint8
+	addr uint16
+}
+
+// logReq records a request the proxy saw on the wire.
+func (s *Server) logReq(r Req) {
+	s.mu.Lock()
+	s.reqs = append(s.reqs, r)
+	s.mu.Unlock()
 }
 
 func (s *Server) start() error {
@@ -107,38 +119,54 @@ func (s *Server) Stop() {
 	s.srv, s.front = nil, nil
 	s.mu.Unlock()
 	if front != nil {
-		front.close()
+		front.Close()
 	}
 	if srv != nil {
 		_ = srv.Stop()
 	}
 }
 
-// Restart starts the server again on the same address (a PLC coming back).
+// Restart starts the server again on the same address (a PLC coming back),
+// retrying for a while when the port lingers.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	var err error
 	for range 50 {
-		if err = s.start(); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("mbtest: restart server on %s: %v", s.backend, err)
-	}
-	for range 50 {
-		var l net.Listener
-		if l, err = net.Listen("tcp", s.Addr); err == nil {
-			p := newProxy(l, s)
-			s.mu.Lock()
-			s.front = p
-			s.mu.Unlock()
+		if err = s.Resume(); err == nil {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("mbtest: restart proxy on %s: %v", s.Addr, err)
+	t.Fatalf("mbtest: restart server on %s: %v", s.Addr, err)
+}
+
+// Resume is one attempt of Restart: it starts whichever of the server and
+// its proxy is not running, on their old addresses, so calling it again
+// after an error is fine.
+func (s *Server) Resume() error {
+	s.mu.Lock()
+	up := s.srv != nil
+	s.mu.Unlock()
+	if !up {
+		if err := s.start(); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	up = s.front != nil
+	s.mu.Unlock()
+	if up {
+		return nil
+	}
+	l, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return err
+	}
+	p := newProxy(l, s.backend, s.logReq)
+	s.mu.Lock()
+	s.front = p
+	s.mu.Unlock()
+	return nil
 }
 
 func (s *Server) regs(m map[uint8]*[65536]uint16, unit uint8) *[65536]uint16 {
@@ -199,6 +227,23 @@ func (s *Server) Coil(unit uint8, addr uint16) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.bits(s.co, unit)[addr]
+}
+
+// CountOn makes holding register addr of unit go up by one on every read
+// request that starts at it, before the answer, so every successful scan
+// sees a new value.
+func (s *Server) CountOn(unit uint8, addr uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.count[unitAddr{unit, addr}] = true
+}
+
+// Reads is the number of holding-register read requests answered so far
+// (exceptions not counted).
+func (s *Server) Reads() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads
 }
 
 // Illegal makes reads and writes of registers touching addr answer
@@ -323,6 +368,10 @@ func (h *handler) HandleHoldingRegisters(r *sv.HoldingRegistersRequest) ([]uint1
 		copy(m[r.Addr:], r.Args)
 		return nil, nil
 	}
+	s.reads++
+	if s.count[unitAddr{r.UnitId, r.Addr}] {
+		m[r.Addr]++
+	}
 	return append([]uint16(nil), m[r.Addr:int(r.Addr)+int(r.Quantity)]...), nil
 }
 
@@ -335,59 +384,4 @@ func (h *handler) HandleInputRegisters(r *sv.InputRegistersRequest) ([]uint16, e
 	}
 	m := s.regs(s.ir, r.UnitId)
 	return append([]uint16(nil), m[r.Addr:int(r.Addr)+int(r.Quantity)]...), nil
-}
-
-// BlackHole is a TCP listener on 127.0.0.1 that accepts connections, reads
-// and drops every byte, and never answers (a device that hangs).
-type BlackHole struct {
-	Addr string
-	l    net.Listener
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	cons []net.Conn
-}
-
-// StartBlackHole starts a black hole and closes it at the end of the test.
-func StartBlackHole(t testing.TB) *BlackHole {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("mbtest: black hole: %v", err)
-	}
-	b := &BlackHole{Addr: l.Addr().String(), l: l}
-	b.wg.Add(1)
-	go b.accept()
-	t.Cleanup(b.Close)
-	return b
-}
-
-func (b *BlackHole) accept() {
-	defer b.wg.Done()
-	for {
-		c, err := b.l.Accept()
-		if err != nil {
-			return
-		}
-		b.mu.Lock()
-		b.cons = append(b.cons, c)
-		b.mu.Unlock()
-		b.wg.Add(1)
-		go func() {
-			defer b.wg.Done()
-			_, _ = io.Copy(io.Discard, c)
-		}()
-	}
-}
-
-// Close stops the listener and closes the connections.
-func (b *BlackHole) Close() {
-	err := b.l.Close()
-	b.mu.Lock()
-	for _, c := range b.cons {
-		_ = c.Close()
-	}
-	b.mu.Unlock()
-	if err == nil || !errors.Is(err, net.ErrClosed) {
-		b.wg.Wait()
-	}
 }
