@@ -51,12 +51,13 @@ func TestCLIExitCodes(t *testing.T) {
 			code: exitInput, noStdout: true},
 		{name: "import missing file", args: []string{"import", "kepware", filepath.Join(t.TempDir(), "tags.csv")},
 			code: exitInput, noStdout: true, stderr: []string{"tags.csv"}},
-		// A mistyped flag value is bad input (exit 1), not a runtime failure.
-		{name: "probe bad start", args: []string{"probe", "modbus", "--address", "127.0.0.1:1", "--start", "40000"},
+		// A mistyped flag value is bad input (exit 1), not a runtime failure; it is
+		// refused before any I/O, so the address is never dialled.
+		{name: "probe bad start", args: []string{"probe", "modbus", "--address", "127.0.0.1:0", "--start", "40000"},
 			code: exitInput, noStdout: true, stderr: []string{"40000"}},
-		{name: "probe bad count", args: []string{"probe", "modbus", "--address", "127.0.0.1:1", "--count", "0"},
+		{name: "probe bad count", args: []string{"probe", "modbus", "--address", "127.0.0.1:0", "--count", "0"},
 			code: exitInput, noStdout: true, stderr: []string{"count 0"}},
-		{name: "probe bad transport", args: []string{"probe", "modbus", "--transport", "tpc", "--address", "127.0.0.1:1"},
+		{name: "probe bad transport", args: []string{"probe", "modbus", "--transport", "tpc", "--address", "127.0.0.1:0"},
 			code: exitInput, noStdout: true, stderr: []string{"tpc"}},
 	}
 	for _, c := range cases {
