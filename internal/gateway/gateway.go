@@ -142,9 +142,9 @@ func (g *Gateway) MetricsAddr() string { return g.metricsAddr }
 // ReloadFile loads path and applies it as Reload does; the outcome is
 // counted in tagbridge_config_reloads_total.
 func (g *Gateway) ReloadFile(ctx context.Context, path string) error {
-	cfg, err := Load(ctx, path)
+	cfg, err := Load(ctx, path) // every check Reload would make, with the decode errors too
 	if err == nil {
-		err = g.Reload(ctx, cfg)
+		err = g.reloadChecked(ctx, cfg)
 	}
 	g.metrics.ReloadDone(err == nil)
 	return err
@@ -158,6 +158,14 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 	}
 	if errs := Validate(ctx, cfg); len(errs) > 0 {
 		return errs
+	}
+	return g.reloadChecked(ctx, cfg)
+}
+
+// reloadChecked applies a config that has passed Validate.
+func (g *Gateway) reloadChecked(ctx context.Context, cfg *config.Config) error {
+	if g.opt.Listen != "" {
+		cfg.OPCUA.Listen = g.opt.Listen
 	}
 	cfg.Compact()
 	g.mu.Lock()
