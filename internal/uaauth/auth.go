@@ -187,20 +187,13 @@ func (a *Authenticator) UserName(ctx context.Context, peer, name string, passwor
 	return u.Role, ua.StatusOK
 }
 
-// X509 maps the certificate of an X509IdentityToken to the user whose
-// thumbprint it has. The caller must first have verified the token's
-// signature (VerifyUserTokenSignature): this only maps. Not parsable:
-// BadIdentityTokenInvalid; outside its validity: BadIdentityTokenRejected;
-// no such user: BadUserAccessDenied. Failures count and slow down like
-// UserName's.
-func (a *Authenticator) X509(ctx context.Context, peer string, certDER []byte) (Role, ua.StatusCode) {
-	_, role, st := a.X509User(ctx, peer, certDER)
-	return role, st
-}
-
-// X509User is X509 that also returns the name of the mapped user ("" when
-// the login failed), so sessions, logs and diagnostics show who logged in
-// rather than a thumbprint.
+// X509User maps the certificate of an X509IdentityToken to the user whose
+// thumbprint it has and returns that user's name ("" when the login failed)
+// and role, so sessions, logs and diagnostics show who logged in. The caller
+// must first have verified the token's signature (VerifyUserTokenSignature):
+// this only maps. Not parsable: BadIdentityTokenInvalid; outside its
+// validity: BadIdentityTokenRejected; no such user: BadUserAccessDenied.
+// Failures count and slow down like UserName's.
 func (a *Authenticator) X509User(ctx context.Context, peer string, certDER []byte) (string, Role, ua.StatusCode) {
 	host := peerHost(peer)
 	if err := a.wait(ctx, host); err != nil {
