@@ -58,24 +58,3 @@ func dataChangeObject(body []byte) *ua.ExtensionObject {
 	return eo
 }
 
-// newDataChange encodes notes as a DataChangeNotification (the same bytes
-// as ua.Encode's, tested).
-func newDataChange(notes []*ua.MonitoredItemNotification) *ua.ExtensionObject {
-	b := make([]byte, 0, 8+32*len(notes))
-	if notes == nil {
-		b = le.AppendUint32(b, 0xffffffff)
-	} else {
-		b = le.AppendUint32(b, uint32(len(notes)))
-	}
-	for _, mi := range notes {
-		if mi == nil || mi.Value == nil {
-			eb, _ := ua.Encode(mi)
-			b = append(b, eb...)
-			continue
-		}
-		b = le.AppendUint32(b, mi.ClientHandle)
-		b = appendDataValue(b, mi.Value)
-	}
-	b = le.AppendUint32(b, 0xffffffff) // no DiagnosticInfos
-	return dataChangeObject(b)
-}

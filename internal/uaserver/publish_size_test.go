@@ -207,3 +207,26 @@ func TestPublishRespectsMaxMessageSize(t *testing.T) {
 		t.Errorf("10k values in %d message(s): want them split", msgs)
 	}
 }
+
+// newDataChange encodes notes as a DataChangeNotification with the
+// server's own encoder (appendDataValue, dataChangeObject), for comparison
+// with ua.Encode's bytes.
+func newDataChange(notes []*ua.MonitoredItemNotification) *ua.ExtensionObject {
+	b := make([]byte, 0, 8+32*len(notes))
+	if notes == nil {
+		b = le.AppendUint32(b, 0xffffffff)
+	} else {
+		b = le.AppendUint32(b, uint32(len(notes)))
+	}
+	for _, mi := range notes {
+		if mi == nil || mi.Value == nil {
+			eb, _ := ua.Encode(mi)
+			b = append(b, eb...)
+			continue
+		}
+		b = le.AppendUint32(b, mi.ClientHandle)
+		b = appendDataValue(b, mi.Value)
+	}
+	b = le.AppendUint32(b, 0xffffffff) // no DiagnosticInfos
+	return dataChangeObject(b)
+}
