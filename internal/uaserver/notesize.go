@@ -57,4 +57,3 @@ func dataChangeObject(body []byte) *ua.ExtensionObject {
 	eo.Value = encodedDataChange(body)
 	return eo
 }
-
