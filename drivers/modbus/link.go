@@ -50,13 +50,6 @@ func (c linkConfig) stream() bool {
 	return c.transport == TransportTCP || c.transport == TransportTLS || c.transport == TransportRTUOverTCP
 }
 
-func (c linkConfig) endpoint() string {
-	if c.transport == TransportRTU || c.transport == TransportASCII {
-		return c.serial.port
-	}
-	return c.address
-}
-
 // newLink builds the link for c.transport: goburrow/modbus for ASCII (the
 // only served library with ASCII framing), simonvetter/modbus for the rest.
 func newLink(c linkConfig) link {

@@ -133,9 +133,6 @@ func (g *Gateway) Run(ctx context.Context, ready func(endpoint string)) error {
 	return errors.Join(uaErr, schedErr)
 }
 
-// Endpoint is the OPC UA endpoint URL (valid after Run called ready).
-func (g *Gateway) Endpoint() string { return g.ua.EndpointURL() }
-
 // MetricsAddr is the address /metrics listens on ("" when off).
 func (g *Gateway) MetricsAddr() string { return g.metricsAddr }
 
