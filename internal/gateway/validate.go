@@ -14,18 +14,22 @@ import (
 // the envelope, the tag table, and each driver's own options and addresses.
 // It returns nil or every problem found, each with its key path.
 func Validate(ctx context.Context, cfg *config.Config) config.Errors {
-	errs := cfg.Validate()
-	var later config.Errors
+	return merge(cfg.Validate(), beyondEnvelope(ctx, cfg))
+}
+
+// beyondEnvelope runs the checks config.Load cannot: the tag compiler's and
+// each driver's own.
+func beyondEnvelope(ctx context.Context, cfg *config.Config) config.Errors {
+	var errs config.Errors
 	if _, err := mapping.Compile(cfg, mapping.NewStore()); err != nil {
 		var ce config.Errors
 		if errors.As(err, &ce) {
-			later = append(later, ce...)
+			errs = append(errs, ce...)
 		} else {
-			later = append(later, &config.FieldError{Msg: err.Error()})
+			errs = append(errs, &config.FieldError{Msg: err.Error()})
 		}
 	}
-	later = append(later, mapping.CheckDrivers(ctx, cfg)...)
-	return merge(errs, later)
+	return append(errs, mapping.CheckDrivers(ctx, cfg)...)
 }
 
 // merge appends the later checks' errors to the envelope's, dropping those
@@ -68,8 +72,8 @@ func Load(ctx context.Context, path string) (*config.Config, error) {
 		return nil, err
 	}
 	var errs config.Errors
-	errors.As(err, &errs) // decode errors (unknown keys, bad values) that Validate cannot see
-	errs = merge(errs, Validate(ctx, cfg))
+	errors.As(err, &errs) // config.Load decoded and validated the envelope already
+	errs = merge(errs, beyondEnvelope(ctx, cfg))
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%s: %d error(s):\n%w", path, len(errs), errs)
 	}
